@@ -1,0 +1,98 @@
+# auditops.deckhouse — every entry point installs what it needs (apt packages, venv, Go build).
+#   make demo   the collection configures a local, real kube-apiserver
+#   make test   all tests and gates (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      := $(CURDIR)/.venv
+BIN       := $(VENV)/bin
+LINK      := $(CURDIR)/.collections/ansible_collections/auditops/deckhouse
+APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+export ANSIBLE_CONFIG   := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF  := $(CURDIR)/tests/nodes/containers.conf
+export PATH             := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help deps venv link apiserver node-image prepare unit integration pytest lint sanity molecule build \
+        docs-check test demo cluster-up cluster-down clean
+
+help:
+	@sed -n '2,4p' Makefile
+
+## --- setup ------------------------------------------------------------------------------
+deps:  ## Debian packages: etcd, podman (runc), debootstrap
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt test-requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r test-requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+link:  ## the work tree as ansible_collections/auditops/deckhouse, for ansible and the tests
+	@mkdir -p $(dir $(LINK)); [ -L $(LINK) ] || ln -s $(CURDIR) $(LINK)
+
+apiserver: ## build kube-apiserver from the Go module proxy (cached)
+	@tests/cluster/build-kube-apiserver.sh
+
+node-image: deps  ## Debian node image for molecule (debootstrap + podman import, cached)
+	@tests/nodes/build-node-image.sh
+
+# Both builds are slow only the first time on a machine; run them side by side.
+prepare: deps venv link
+	@$(MAKE) --no-print-directory -j2 apiserver node-image
+
+## --- gates ------------------------------------------------------------------------------
+unit: venv link
+	$(BIN)/pytest tests/unit
+
+integration: prepare
+	$(BIN)/pytest tests/integration
+
+# Unit and integration in one pytest run; exit 5 (nothing collected) fails like any other error.
+pytest: prepare
+	$(BIN)/pytest tests/unit tests/integration
+
+lint: venv link
+	$(BIN)/ansible-lint --profile production
+
+sanity: venv
+	tests/sanity.sh
+
+molecule: prepare
+	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; $(BIN)/molecule test -s $$s; done
+
+# Build the tarball, install it into an empty path and run a module from the installed copy.
+build: venv
+	tests/build-and-try.sh
+
+docs-check: venv
+	@if [ -x tools/role_docs.py ]; then $(BIN)/python tools/role_docs.py --check; fi
+
+test: prepare
+	$(MAKE) --no-print-directory pytest lint sanity molecule build docs-check
+	@echo "make test: all gates passed"
+
+## --- demo and the local cluster ---------------------------------------------------------
+cluster-up: deps venv link apiserver
+	$(BIN)/python tests/cluster/harness.py up --dir .cluster
+
+cluster-down: venv
+	$(BIN)/python tests/cluster/harness.py down --dir .cluster
+
+demo: cluster-up
+	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(BIN)/ansible-playbook playbooks/demo.yml
+	@echo "The cluster keeps running for you: KUBECONFIG=$(CURDIR)/.cluster/kubeconfig; stop it with 'make cluster-down'."
+
+clean: cluster-down
+	rm -rf .collections .pytest_cache tests/output
