@@ -5,7 +5,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/kube-apiserver"
-version="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$src/go.mod")"
+version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$src/go.mod")"
+[ -n "$version" ] || { echo "no k8s.io/kubernetes requirement in $src/go.mod" >&2; exit 1; }
 minor="$(echo "$version" | cut -d. -f2)"
 cache="${AUDITOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/auditops-deckhouse}"
 key="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"

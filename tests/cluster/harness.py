@@ -401,8 +401,8 @@ def cluster_up(directory):
     with open(_state_path(directory), "w") as handle:
         json.dump({"pids": [cluster.api.proc.pid, cluster.etcd.proc.pid], "server": cluster.server,
                    "kubernetes_version": cluster.kubernetes_version}, handle)
-    print("cluster up: %s (kube-apiserver v%s), kubeconfig %s" % (cluster.server, cluster.kubernetes_version,
-                                                                    os.path.join(directory, "kubeconfig")))
+    print("cluster up: %s (kube-apiserver v%s), kubeconfig %s"
+          % (cluster.server, cluster.kubernetes_version, os.path.join(directory, "kubeconfig")))
 
 
 def cluster_down(directory):
@@ -417,7 +417,7 @@ def cluster_down(directory):
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
-        for _ in range(150):
+        for _attempt in range(150):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

@@ -33,6 +33,8 @@ def ansible_env(k8s_cluster):
     env["K8S_AUTH_KUBECONFIG"] = k8s_cluster.kubeconfig
     env["ANSIBLE_CONFIG"] = os.path.join(harness.ROOT, "ansible.cfg")
     env.setdefault("ANSIBLE_FORCE_COLOR", "0")
+    # The venv that runs the tests has kubernetes and PyYAML; do not let discovery pick another Python.
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
     return env
 
 
@@ -47,7 +49,8 @@ def _run_adhoc(module, args, env, check=False, diff=False):
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=harness.ROOT)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=harness.ROOT,
+                          check=False)
     # The minimal callback prints "localhost | STATUS => {json}" (diffs, when asked, come before it).
     marker = proc.stdout.find("localhost | ")
     start = proc.stdout.find("{", marker)
@@ -55,6 +58,7 @@ def _run_adhoc(module, args, env, check=False, diff=False):
         raise AssertionError("no module result in output:\n%s\n%s" % (proc.stdout, proc.stderr))
     result = json.loads(proc.stdout[start:])
     result["_rc"] = proc.returncode
+    result["_status"] = proc.stdout[marker + len("localhost | "):start].split()[0]  # SUCCESS, CHANGED, FAILED!
     return result
 
 

@@ -20,14 +20,15 @@ def test_cluster_serves_deckhouse_crds(k8s_cluster):
     kinds = {r["kind"] for r in body["resources"]}
     assert {"ModuleConfig", "ClusterLogDestination", "ClusterLoggingConfig"} <= kinds
     assert k8s_cluster.kubernetes_version.startswith("1.33.")
-    status, _ = k8s_cluster.api.request("GET", "/api/v1/namespaces/kube-system")
+    status = k8s_cluster.api.request("GET", "/api/v1/namespaces/kube-system")[0]
     assert status == 200
 
 
 def test_non_schema_keys_are_stripped_but_property_names_kept():
     import harness
-    crd = {"spec": {"x-doc-examples": [1], "properties": {"descriptions": {"type": "string", "x-doc-examples": ["a"]},
-                                                           "descriptions2": {"descriptions": "typo"}}}}
+    crd = {"spec": {"x-doc-examples": [1],
+                    "properties": {"descriptions": {"type": "string", "x-doc-examples": ["a"]},
+                                   "descriptions2": {"descriptions": "typo"}}}}
     assert harness.strip_non_schema_keys(crd) == {
         "spec": {"properties": {"descriptions": {"type": "string"}, "descriptions2": {}}}}
 
@@ -52,7 +53,7 @@ def test_server_rejects_invalid_mode_with_crd_message(k8s_cluster, run_module):
     bad["spec"]["socket"]["mode"] = "SCTP"
     result = run_module("kubernetes.core.k8s", {"apply": True, "definition": bad})
     assert result["_rc"] != 0
-    assert result.get("failed") is True
-    assert 'spec.socket.mode: Unsupported value: "SCTP"' in result["msg"] + str(result.get("error", ""))
-    status, _ = k8s_cluster.api.request("GET", "/apis/deckhouse.io/v1alpha1/clusterlogdestinations/kuma-sctp")
+    assert result["_status"] == "FAILED!"
+    assert 'spec.socket.mode: Unsupported value: \\"SCTP\\"' in result["msg"], result["msg"]
+    status = k8s_cluster.api.request("GET", "/apis/deckhouse.io/v1alpha1/clusterlogdestinations/kuma-sctp")[0]
     assert status == 404
