@@ -77,7 +77,7 @@ build: venv
 	tests/build-and-try.sh
 
 docs-check: venv
-	@if [ -x tools/role_docs.py ]; then $(BIN)/python tools/role_docs.py --check; fi
+	$(BIN)/python tools/role_docs.py --check
 
 test: prepare
 	$(MAKE) --no-print-directory pytest lint sanity molecule build docs-check
