@@ -82,8 +82,8 @@ def updated_readme(role, current):
     block = render(role)
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        return head + block + tail
+        tail = rest.split(END, 1)[1]  # starts with the newline that ended the END marker line
+        return head + block[:-1] + tail
     title = "# Role `auditops.deckhouse.%s`\n\n## Variables\n\n" % role
     return (current.rstrip("\n") + "\n\n## Variables\n\n" if current.strip() else title) + block
 
