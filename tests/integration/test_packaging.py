@@ -1,0 +1,76 @@
+"""What users install: ansible-doc renders every plugin, and the runtime requirements are enough."""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def _plugins():
+    found = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))):
+        found.append(("module", os.path.splitext(os.path.basename(path))[0]))
+    for path in sorted(glob.glob(os.path.join(ROOT, "plugins", "filter", "*.yml"))):
+        found.append(("filter", os.path.splitext(os.path.basename(path))[0]))
+    return found
+
+
+def _env():
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    return env
+
+
+def test_every_module_is_documented():
+    assert [name for kind, name in _plugins() if kind == "module"], "no modules found"
+
+
+@pytest.mark.parametrize("kind,name", _plugins())
+def test_ansible_doc_renders(kind, name):
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", kind, "auditops.deckhouse." + name],
+                          env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "[WARNING]" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
+    assert "auditops.deckhouse." + name in proc.stdout
+    assert "EXAMPLES" in proc.stdout or kind == "filter"
+
+
+@pytest.mark.slow
+def test_runtime_requirements_are_enough_to_import_every_module(tmp_path):
+    """A clean venv with ansible-core and requirements.txt only (what the execution environment gets)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run(pip + ["ansible-core", "-r", os.path.join(ROOT, "requirements.txt")], check=True)
+    collections = os.path.join(ROOT, ".collections")
+    names = [name for kind, name in _plugins() if kind == "module"]
+    names += [os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", "module_utils", "_*.py"))]
+    code = "\n".join(
+        ["import importlib"]
+        + ["importlib.import_module('ansible_collections.auditops.deckhouse.plugins.%s.%s')"
+           % ("module_utils" if n.startswith("_") else "modules", n) for n in names]
+        + ["print('imported', %d)" % len(names)])
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", code], env={"PYTHONPATH": collections, "PATH": os.environ["PATH"]},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "imported %d" % len(names)
+
+
+def test_execution_environment_definition_builds_a_context(tmp_path):
+    """ansible-builder accepts the EE definition and puts the runtime requirements into the build context."""
+    for name in ("execution-environment.yml", "requirements.txt", "bindep.txt"):
+        with open(os.path.join(ROOT, name)) as src, open(tmp_path / name, "w") as dst:
+            dst.write(src.read())
+    (tmp_path / "auditops-deckhouse-0.1.0.tar.gz").write_bytes(b"")  # stands in for the built tarball
+    proc = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f", str(tmp_path / "execution-environment.yml"),
+                           "-c", str(tmp_path / "context")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+    with open(tmp_path / "context" / "_build" / "requirements.txt") as handle:
+        assert handle.read() == open(os.path.join(ROOT, "requirements.txt")).read()
+    containerfile = (tmp_path / "context" / "Containerfile").read_text()
+    assert "ansible-galaxy collection install" in containerfile
