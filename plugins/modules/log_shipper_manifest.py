@@ -1,0 +1,610 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: log_shipper_manifest
+short_description: Build, validate and render Deckhouse log-shipper objects for Kaspersky KUMA
+version_added: 0.1.0
+description:
+  - Turns a compact description of KUMA destinations and log sources into Deckhouse
+    C(ClusterLogDestination) and C(ClusterLoggingConfig) objects.
+  - Every object is checked against the CRD's OpenAPI schema (types, enums, patterns, required
+    fields, C(oneOf)/C(anyOf)/C(not), the C(x-kubernetes-validations) rules that can be evaluated
+    client-side) before it is returned or written; unknown fields are errors because the API
+    server would drop them silently. Errors name the input field and the object field.
+  - Generation follows the live CRDs when O(crds) is given (the served version and its schema),
+    otherwise the named O(profile). The RV(profile) return value always says which one was used.
+  - Talks to no cluster. Apply the returned RV(objects) with M(kubernetes.core.k8s), or write them
+    to O(dest_dir) (render mode).
+author:
+  - auditops maintainers (@auditops)
+extends_documentation_fragment:
+  - auditops.deckhouse.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - Diffs are returned for files in render mode; private keys, key passphrases and SASL
+        passwords are masked in them.
+  idempotent:
+    support: full
+options:
+  destinations:
+    description:
+      - KUMA destinations, one C(ClusterLogDestination) each.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Object name. Defaults to C(kuma-<mode>-<codec>) for sockets and C(kuma-kafka) for Kafka.
+        type: str
+      type:
+        description:
+          - Destination type. Defaults to C(socket).
+        type: str
+        choices: [socket, kafka]
+      address:
+        description:
+          - KUMA collector as C(host:port) (C([ipv6]:port)); socket destinations only.
+        type: str
+      mode:
+        description:
+          - Socket transport. Defaults to C(tcp).
+        type: str
+        choices: [tcp, udp]
+      codec:
+        description:
+          - Encoding. Sockets accept what the CRD lists (C(json), C(cef), C(syslog), C(text), C(gelf) in the
+            default profile), Kafka C(json) or C(cef). Defaults to C(json). Case and C(_) do not matter.
+        type: str
+      tls:
+        description:
+          - TLS for C(tcp) sockets and Kafka. Certificates and keys are inline PEM, base64-encoded PEM or
+            paths of PEM files on the host that runs this module; they are written base64-encoded as the
+            CRD expects. log-shipper turns TLS on only when a CA or client certificate is given.
+          - For sockets, the verify flags go where the CRD version declares them; on the default profile
+            log-shipper ignores them there (a warning says so).
+        type: dict
+        suboptions:
+          verify_certificate:
+            description: Verify the server certificate.
+            type: bool
+          verify_hostname:
+            description: Verify that the server name matches its certificate.
+            type: bool
+          ca:
+            description: CA certificate.
+            type: str
+          client_cert:
+            description: Client certificate; needs O(destinations[].tls.client_key).
+            type: str
+          client_key:
+            description: Client private key (PKCS#8); needs O(destinations[].tls.client_cert).
+            type: str
+          key_pass:
+            description: Passphrase of the client key, in plain text (it is base64-encoded for the CRD).
+            type: str
+      extra_labels:
+        description:
+          - Labels added to every event (C(spec.extraLabels)). Values must match C(^[a-zA-Z0-9_-]+$) or be one
+            C({{ field.path }}) template; keys C(pod), C(namespace), C(node) and the other reserved keys are refused.
+        type: dict
+      cef:
+        description:
+          - Shorthand for the CEF extra labels C(cef.name) and C(cef.severity).
+        type: dict
+        suboptions:
+          name:
+            description: CEF event name (C(cef.name)).
+            type: str
+          severity:
+            description: CEF severity, 0-10 (C(cef.severity)).
+            type: raw
+      bootstrap_servers:
+        description: Kafka brokers as C(host:port); required for Kafka.
+        type: list
+        elements: str
+      topic:
+        description: Kafka topic; required for Kafka.
+        type: str
+      key_field:
+        description: Kafka message key field (C(keyField)).
+        type: str
+      sasl:
+        description: Kafka SASL authentication.
+        type: dict
+        suboptions:
+          mechanism:
+            description: C(plain), C(scram-sha-256) or C(scram-sha-512).
+            type: str
+          username:
+            description: SASL user name.
+            type: str
+          password:
+            description: SASL password.
+            type: str
+      rate_limit:
+        description: Rate limit (C(spec.rateLimit)).
+        type: dict
+        suboptions:
+          lines_per_minute:
+            description: Events per minute; required.
+            type: raw
+          key_field:
+            description: Field whose value groups events for the limit.
+            type: str
+          excludes:
+            description: Filters (C(field), C(operator), C(values)) of events the limit does not apply to.
+            type: list
+            elements: dict
+      buffer:
+        description:
+          - Buffer (C(spec.buffer)); C(type) is C(disk) (with C(max_size), at least 268435488 bytes) or
+            C(memory) (with C(max_events)); C(when_full) is C(block) (default) or C(drop_newest).
+        type: dict
+        suboptions:
+          type:
+            description: Buffer type.
+            type: str
+          max_size:
+            description: Disk buffer size, a quantity such as C(1Gi) or a number of bytes.
+            type: raw
+          max_events:
+            description: Memory buffer size in events.
+            type: int
+          when_full:
+            description: What to do when the buffer is full.
+            type: str
+  sources:
+    description:
+      - Log sources, one C(ClusterLoggingConfig) each.
+      - When omitted, one C(File) source named C(kuma-kube-audit) sends the kube-apiserver audit log to
+        every destination. An empty list builds no source.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Object name; required and unique.
+        type: str
+        required: true
+      type:
+        description: Source type. Defaults to C(file).
+        type: str
+        choices: [file, kubernetes_pods]
+      include:
+        description: Files to read (globs). Defaults to C(/var/log/kube-audit/audit.log).
+        type: list
+        elements: str
+      exclude:
+        description: Files to skip (globs).
+        type: list
+        elements: str
+      line_delimiter:
+        description: Line delimiter of the files.
+        type: str
+      namespace_selector:
+        description:
+          - C(kubernetes_pods) only. Exactly one of C(match_names), C(exclude_names), C(label_selector)
+            (C(match_labels), C(match_expressions)).
+        type: dict
+      label_selector:
+        description: C(kubernetes_pods) only. Pod label selector (C(match_labels), C(match_expressions)).
+        type: dict
+      keep_deleted_files_opened_for:
+        description: C(kubernetes_pods) only. How long to keep deleted log files open, such as C(1h30m).
+        type: str
+      log_filter:
+        description:
+          - Filters on JSON fields of each message (C(field), C(operator), C(values)). Operators are those of
+            the CRD (C(In), C(NotIn), C(Regex), C(NotRegex), C(Exists), C(DoesNotExist)). Nothing is
+            filtered unless you ask.
+        type: list
+        elements: dict
+      label_filter:
+        description: Filters on metadata labels, same shape as O(sources[].log_filter).
+        type: list
+        elements: dict
+      multiline_parser:
+        description:
+          - Multiline parser; C(type) is one of the CRD's types (C(none), C(general), C(backslash),
+            C(log_with_time), C(multiline_json), C(custom)); C(custom) takes C(starts_when)/C(ends_when), each with
+            C(regex) or C(not_regex).
+        type: dict
+      destinations:
+        description: Names of destinations from O(destinations). Defaults to all of them.
+        type: list
+        elements: str
+  profile:
+    description:
+      - Named Deckhouse profile (the CRD snapshot generation follows) when no O(crds) are given.
+        Defaults to C(dkp-1.67), the January 2025 log-shipper CRDs.
+      - Ignored (with a note in RV(profile)) when O(crds) is given.
+    type: str
+  crds:
+    description:
+      - The live C(clusterlogdestinations.deckhouse.io) and C(clusterloggingconfigs.deckhouse.io)
+        CustomResourceDefinitions, as M(kubernetes.core.k8s_info) returns them. When given, the objects use
+        a version the cluster serves and are validated against its schema. An empty list means the cluster
+        has no log-shipper CRDs and fails.
+    type: list
+    elements: dict
+  existing:
+    description:
+      - Live objects of both kinds (M(kubernetes.core.k8s_info) results). With it the module returns
+        RV(prune) (objects this O(owner) labelled earlier that the input no longer describes) and
+        RV(foreign) (objects the input describes that exist without this owner's labels).
+    type: list
+    elements: dict
+  owner:
+    description:
+      - Value of the C(auditops.deckhouse/role) label put on every object next to
+        C(app.kubernetes.io/managed-by=auditops.deckhouse); pruning only considers objects with both.
+    type: str
+    default: kuma_log_shipper
+  adopt:
+    description:
+      - Allow objects in RV(foreign) (same name, not labelled by this owner) to be taken over.
+        When false and O(existing) shows such objects, the module fails and names them.
+    type: bool
+    default: false
+  prune:
+    description:
+      - Report owned objects no longer in the input in RV(prune), and in render mode delete files this
+        owner rendered earlier for objects no longer in the input.
+    type: bool
+    default: true
+  dest_dir:
+    description:
+      - Render mode. Write every object to C(<dest_dir>/<kind>-<name>.yml) (lowercase kind), atomically and
+        byte-stable, creating the directory when needed.
+    type: path
+  file_mode:
+    description:
+      - Mode of rendered files. Defaults to C(0644), or C(0600) for files that hold a private key, key
+        passphrase or SASL password.
+    type: raw
+  error_path_prefix:
+    description:
+      - Prefix of the input names in error messages; the role passes C(kuma_log_shipper_) so errors read
+        C(kuma_log_shipper_destinations[2].address).
+    type: str
+    default: ''
+notes:
+  - RV(objects) contains TLS keys and SASL passwords as the CRD stores them; do not print it.
+seealso:
+  - module: kubernetes.core.k8s
+  - module: kubernetes.core.k8s_info
+'''
+
+EXAMPLES = r'''
+- name: Render the shortest KUMA setup (audit log over TCP/JSON) for GitOps
+  auditops.deckhouse.log_shipper_manifest:
+    destinations:
+      - address: kuma.example.com:5140
+    dest_dir: /srv/gitops/log-shipper
+
+- name: CEF over TCP with TLS, for the CRDs the cluster serves
+  auditops.deckhouse.log_shipper_manifest:
+    crds: "{{ log_shipper_crds }}"
+    destinations:
+      - name: kuma-tcp-cef
+        address: kuma.example.com:5141
+        codec: cef
+        cef:
+          name: d8
+          severity: 1
+        tls:
+          ca: /etc/pki/kuma-ca.pem
+    sources:
+      - name: kube-audit-to-kuma
+  register: log_shipper
+
+- name: Kafka with SASL, only kubelet audit events (an explicit filter)
+  auditops.deckhouse.log_shipper_manifest:
+    destinations:
+      - type: kafka
+        bootstrap_servers: [kafka-1.example.com:9092]
+        topic: k8s-audit
+        sasl:
+          mechanism: scram-sha-512
+          username: shipper
+          password: "{{ vault_kafka_password }}"
+    sources:
+      - name: kubelet-audit-to-kafka
+        log_filter:
+          - field: userAgent
+            operator: Regex
+            values: ["kubelet.*"]
+'''
+
+RETURN = r'''
+objects:
+  description: The validated objects, destinations first. Secrets are included as the CRD stores them.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - apiVersion: deckhouse.io/v1alpha1
+      kind: ClusterLogDestination
+      metadata:
+        name: kuma-tcp-json
+        labels:
+          app.kubernetes.io/managed-by: auditops.deckhouse
+          auditops.deckhouse/role: kuma_log_shipper
+      spec:
+        type: Socket
+        socket:
+          address: kuma.example.com:5140
+          mode: TCP
+          encoding:
+            codec: JSON
+profile:
+  description: The profile generation followed and why.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: C(live) or the named profile.
+      type: str
+    source:
+      description: C(live) (from O(crds)) or C(named).
+      type: str
+    description:
+      description: Where a named profile's CRDs come from.
+      type: str
+    api_versions:
+      description: apiVersion used per kind.
+      type: dict
+    served_versions:
+      description: Versions the CRDs serve, per kind.
+      type: dict
+    features:
+      description: Version-dependent facts, such as where socket TLS verify flags live (C(socket_tls_verify)).
+      type: dict
+    notes:
+      description: Which profile was used and version caveats.
+      type: list
+      elements: str
+    unchecked_rules:
+      description: CEL rules of the schema that cannot be evaluated client-side (the API server still checks them).
+      type: list
+      elements: str
+  sample:
+    name: dkp-1.67
+    source: named
+    api_versions:
+      ClusterLogDestination: deckhouse.io/v1alpha1
+      ClusterLoggingConfig: deckhouse.io/v1alpha1
+kinds:
+  description: Kind and apiVersion of each object type, for listing existing objects.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - kind: ClusterLogDestination
+      api_version: deckhouse.io/v1alpha1
+label_selector:
+  description: Label selector matching the objects this owner manages.
+  returned: success
+  type: str
+  sample: app.kubernetes.io/managed-by=auditops.deckhouse,auditops.deckhouse/role=kuma_log_shipper
+endpoints:
+  description: Network endpoints of the destinations (for preflight checks).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - destination: kuma-tcp-json
+      address: kuma.example.com:5140
+      host: kuma.example.com
+      port: 5140
+      protocol: tcp
+prune:
+  description: Owned objects no longer in the input (only with O(existing) and O(prune)); configs first.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - kind: ClusterLoggingConfig
+      api_version: deckhouse.io/v1alpha1
+      name: old-audit-source
+foreign:
+  description: Objects the input describes that exist without this owner's labels (only with O(existing)).
+  returned: success
+  type: list
+  elements: dict
+files:
+  description: Render mode; each file and what happened to it (C(create), C(update), C(unchanged), C(delete)).
+  returned: when O(dest_dir) is set
+  type: list
+  elements: dict
+  sample:
+    - path: /srv/gitops/log-shipper/clusterlogdestination-kuma-tcp-json.yml
+      action: create
+errors:
+  description: On failure, one message per problem with its field path.
+  returned: failure
+  type: list
+  elements: str
+  sample:
+    - "kuma_log_shipper_destinations[2].address: missing port in \"kuma\": expected 'host:port'"
+'''
+
+import os
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
+
+FILTER_DOC = dict(type='list', elements='dict')
+TLS_SPEC = dict(
+    verify_certificate=dict(type='bool'),
+    verify_hostname=dict(type='bool'),
+    ca=dict(type='str'),
+    client_cert=dict(type='str'),
+    client_key=dict(type='str', no_log=True),
+    key_pass=dict(type='str', no_log=True),
+)
+DESTINATION_SPEC = dict(
+    name=dict(type='str'),
+    type=dict(type='str', choices=['socket', 'kafka']),
+    address=dict(type='str'),
+    mode=dict(type='str', choices=['tcp', 'udp']),
+    codec=dict(type='str'),
+    tls=dict(type='dict', options=TLS_SPEC),
+    extra_labels=dict(type='dict'),
+    cef=dict(type='dict', options=dict(name=dict(type='str'), severity=dict(type='raw'))),
+    bootstrap_servers=dict(type='list', elements='str'),
+    topic=dict(type='str'),
+    key_field=dict(type='str', no_log=False),
+    sasl=dict(type='dict', options=dict(
+        mechanism=dict(type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+    )),
+    rate_limit=dict(type='dict', options=dict(
+        lines_per_minute=dict(type='raw'),
+        key_field=dict(type='str', no_log=False),
+        excludes=FILTER_DOC,
+    )),
+    buffer=dict(type='dict', options=dict(
+        type=dict(type='str'),
+        max_size=dict(type='raw'),
+        max_events=dict(type='int'),
+        when_full=dict(type='str'),
+    )),
+)
+SOURCE_SPEC = dict(
+    name=dict(type='str', required=True),
+    type=dict(type='str', choices=['file', 'kubernetes_pods']),
+    include=dict(type='list', elements='str'),
+    exclude=dict(type='list', elements='str'),
+    line_delimiter=dict(type='str'),
+    namespace_selector=dict(type='dict'),
+    label_selector=dict(type='dict'),
+    keep_deleted_files_opened_for=dict(type='str'),
+    log_filter=FILTER_DOC,
+    label_filter=FILTER_DOC,
+    multiline_parser=dict(type='dict'),
+    destinations=dict(type='list', elements='str'),
+)
+
+
+def _mode(value):
+    """file_mode as an int: accepts 0o600, '0600' and '600'."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return int(str(value), 8)
+
+
+def _render(module, objects, params):
+    dest_dir = params['dest_dir']
+    plan = engine.plan_render(dest_dir, objects, owner=params['owner'], prune=params['prune'])
+    forced_mode = _mode(params['file_mode'])
+    changed = not os.path.isdir(dest_dir)
+    diffs, files = [], []
+    for item in plan:
+        mode = None
+        if item['action'] != 'delete':
+            mode = forced_mode if forced_mode is not None else (0o600 if item['secret'] else 0o644)
+            if item['action'] == 'unchanged' and stat.S_IMODE(os.stat(item['path']).st_mode) != mode:
+                item['action'] = 'update'
+        item['mode'] = mode
+        files.append(dict(path=item['path'], action=item['action']))
+        if item['action'] != 'unchanged':
+            changed = True
+            diffs.append(dict(before=engine.mask_yaml_text(item['before'] or ''),
+                              after=engine.mask_yaml_text(item['after'] or ''),
+                              before_header=item['path'], after_header=item['path']))
+    if changed and not module.check_mode:
+        if not os.path.isdir(dest_dir):
+            os.makedirs(dest_dir, 0o755)
+        for item in plan:
+            if item['action'] == 'delete':
+                os.unlink(item['path'])
+            elif item['action'] != 'unchanged':
+                atomic_write(item['path'], item['after'], mode=item['mode'])
+    return changed, files, diffs
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            destinations=dict(type='list', elements='dict', required=True, options=DESTINATION_SPEC),
+            sources=dict(type='list', elements='dict', options=SOURCE_SPEC),
+            profile=dict(type='str'),
+            crds=dict(type='list', elements='dict'),
+            existing=dict(type='list', elements='dict'),
+            owner=dict(type='str', default=engine.DEFAULT_OWNER),
+            adopt=dict(type='bool', default=False),
+            prune=dict(type='bool', default=True),
+            dest_dir=dict(type='path'),
+            file_mode=dict(type='raw'),
+            error_path_prefix=dict(type='str', default=''),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        _mode(params['file_mode'])
+    except ValueError:
+        module.fail_json(msg="file_mode: %r is not an octal mode" % (params['file_mode'],))
+
+    try:
+        profile = engine.resolve_profile(params['profile'], params['crds'])
+        built = engine.build(params['destinations'], params['sources'], profile,
+                             prefix=params['error_path_prefix'], owner=params['owner'])
+    except engine.LogShipperError as exc:
+        module.fail_json(msg="log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors)
+
+    objects = built['objects']
+    result = dict(
+        changed=False,
+        objects=objects,
+        profile=profile.as_dict(),
+        kinds=built['kinds'],
+        label_selector=engine.label_selector(params['owner']),
+        endpoints=built['endpoints'],
+        prune=[],
+        foreign=[],
+    )
+    for warning in built['warnings']:
+        module.warn(warning)
+
+    if params['existing'] is not None:
+        prune, foreign = engine.plan_prune(objects, params['existing'], owner=params['owner'])
+        result['prune'] = prune if params['prune'] else []
+        result['foreign'] = foreign
+        if foreign and not params['adopt']:
+            names = ", ".join("%s/%s" % (ref['kind'], ref['name']) for ref in foreign)
+            module.fail_json(msg="%s already exist(s) without the labels %s; refusing to take over objects this role "
+                                 "does not own (rename the destination/source, or allow adoption)"
+                                 % (names, result['label_selector']), **result)
+
+    if params['dest_dir']:
+        try:
+            changed, files, diffs = _render(module, objects, params)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="cannot write to %s: %s" % (params['dest_dir'], exc), **result)
+        result.update(changed=changed, files=files)
+        if module._diff:
+            result['diff'] = diffs
+
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The committed schema module is what tools/gen_log_shipper_schema.py makes of the CRD files."""
+
+import ast
+import importlib.util
+import os
+
+import pytest
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+GENERATOR = os.path.join(ROOT, "tools", "gen_log_shipper_schema.py")
+OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_log_shipper_schema.py")
+SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("gen_log_shipper_schema", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not os.path.isdir(SOURCE), reason="CRD reference files (../shared/reference/deckhouse) not available")
+def test_committed_schema_is_fresh():
+    with open(OUTPUT) as handle:
+        committed = handle.read()
+    assert _generator().generate(SOURCE) == committed, "stale: run python tools/gen_log_shipper_schema.py"
+
+
+@pytest.mark.skipif(not os.path.isdir(SOURCE), reason="CRD reference files (../shared/reference/deckhouse) not available")
+def test_check_mode_detects_a_stale_file(tmp_path):
+    stale = tmp_path / "schema.py"
+    stale.write_text("SNAPSHOTS = {}\n")
+    generator = _generator()
+    assert generator.main(["--check", "--output", str(stale)]) == 1
+    assert generator.main(["--output", str(stale)]) == 0
+    assert generator.main(["--check", "--output", str(stale)]) == 0
+
+
+def test_literal_writer_round_trips():
+    value = {"b": [1, 2.5, None, True, {"x": "y" * 400}], "a": {}, "c": [], "d": "it's \\ \"quoted\""}
+    text = _generator().py_literal(value)
+    assert ast.literal_eval(text) == value
+    assert max(len(line) for line in text.splitlines()) <= 150
+
+
+def test_snapshot_holds_only_validation_keys():
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                assert key not in ("description", "descriptions", "x-doc-examples"), key
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    for snapshot in SNAPSHOTS.values():
+        walk([crd["spec"]["versions"] for crd in snapshot["crds"]])
+        assert sorted(crd["spec"]["names"]["kind"] for crd in snapshot["crds"]) == sorted(ls.KINDS)
+
+
+def test_upstream_crd_files_are_not_in_the_project():
+    found = []
+    for directory, _dirs, files in os.walk(ROOT):
+        if any(part.startswith(".") for part in os.path.relpath(directory, ROOT).split(os.sep) if part != "."):
+            continue
+        found.extend(os.path.join(directory, f) for f in files if f.startswith("log-shipper-crd-"))
+    assert found == []

@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""log_shipper_manifest in-process: build results, render mode on real files, check/diff, prune."""
+
+import copy
+import json
+import os
+import stat
+from unittest import mock
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
+from ansible_collections.auditops.deckhouse.plugins.modules import log_shipper_manifest
+
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG\n-----END PRIVATE KEY-----\n"
+CRT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n"
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def _exit(self, **kwargs):
+    raise Exit(kwargs)
+
+
+def _fail(self, **kwargs):
+    raise Fail(kwargs)
+
+
+def run(args, check_mode=False, diff=False):
+    """Run the module in-process; returns (result, warnings) or raises Fail with the result."""
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    warnings = []
+    try:
+        from ansible.module_utils.testing import patch_module_args
+        patched = patch_module_args(args)
+    except ImportError:  # ansible-core < 2.19
+        patched = mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+    with patched, mock.patch.multiple(basic.AnsibleModule, exit_json=_exit, fail_json=_fail), \
+            mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
+        try:
+            log_shipper_manifest.main()
+        except Exit as done:
+            return done.args[0], warnings
+    raise AssertionError("module returned without exit_json")
+
+
+def run_fail(args, **kwargs):
+    with pytest.raises(Fail) as info:
+        run(args, **kwargs)
+    return info.value.args[0]
+
+
+def listing(directory):
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def snapshot(directory):
+    return dict((name, open(os.path.join(directory, name)).read()) for name in listing(directory))
+
+
+SHORT = {"destinations": [{"address": "kuma.example.com:5140"}]}
+
+
+def test_build_only_returns_objects_and_profile():
+    result, warnings = run(SHORT)
+    assert result["changed"] is False
+    assert [(o["kind"], o["metadata"]["name"]) for o in result["objects"]] == [
+        ("ClusterLogDestination", "kuma-tcp-json"), ("ClusterLoggingConfig", "kuma-kube-audit")]
+    assert result["profile"]["name"] == "dkp-1.67" and result["profile"]["source"] == "named"
+    assert result["kinds"] == [{"kind": "ClusterLogDestination", "api_version": "deckhouse.io/v1alpha1"},
+                               {"kind": "ClusterLoggingConfig", "api_version": "deckhouse.io/v1alpha1"}]
+    assert result["label_selector"] == "app.kubernetes.io/managed-by=auditops.deckhouse,auditops.deckhouse/role=kuma_log_shipper"
+    assert result["endpoints"][0]["port"] == 5140
+    assert warnings == [] and "files" not in result
+
+
+def test_live_crds_are_used():
+    result, _warnings = run(dict(SHORT, crds=SNAPSHOTS["dkp-1.67"]["crds"], profile="dkp-1.67"))
+    assert result["profile"]["source"] == "live"
+    assert "the live CRDs take precedence" in result["profile"]["notes"][1]
+
+
+def test_missing_crds_fail():
+    result = run_fail(dict(SHORT, crds=[]))
+    assert "log-shipper module enabled" in result["msg"]
+
+
+def test_error_paths_use_the_prefix():
+    result = run_fail({"destinations": [{"address": "kuma:5140"}, {"name": "b", "address": "kuma", "codec": "xml"},
+                                        {"type": "kafka", "bootstrap_servers": ["k:9092"]}],
+                       "error_path_prefix": "kuma_log_shipper_"})
+    assert result["errors"] == [
+        "kuma_log_shipper_destinations[1].address: missing port in \"kuma\": expected 'host:port'",
+        'kuma_log_shipper_destinations[1].codec: unknown codec "xml"; this CRD accepts: text, json, syslog, cef, gelf',
+        "kuma_log_shipper_destinations[2].topic: required",
+    ]
+    assert result["msg"].startswith("log-shipper input rejected, nothing changed: kuma_log_shipper_destinations[1].address")
+
+
+def test_ansible_argspec_still_applies():
+    result = run_fail({"destinations": [{"address": "kuma:5140", "mode": "sctp"}]})
+    assert "mode" in result["msg"] and "tcp, udp" in result["msg"]
+
+
+def test_warnings_are_emitted():
+    _result, warnings = run({"destinations": [{"address": "kuma:5140", "tls": {"ca": CRT_PEM, "verify_hostname": False}}]})
+    assert any("they have no effect on this version" in w for w in warnings)
+
+
+def test_render_creates_then_is_idempotent(tmp_path):
+    dest = str(tmp_path / "out")
+    args = dict(SHORT, dest_dir=dest)
+    result, _warnings = run(args, diff=True)
+    assert result["changed"] is True
+    assert result["files"] == [
+        {"path": os.path.join(dest, "clusterlogdestination-kuma-tcp-json.yml"), "action": "create"},
+        {"path": os.path.join(dest, "clusterloggingconfig-kuma-kube-audit.yml"), "action": "create"},
+    ]
+    assert [d["before"] for d in result["diff"]] == ["", ""]
+    files = snapshot(dest)
+    assert files["clusterlogdestination-kuma-tcp-json.yml"] == ls.to_yaml(result["objects"][0])
+    assert stat.S_IMODE(os.stat(os.path.join(dest, "clusterlogdestination-kuma-tcp-json.yml")).st_mode) == 0o644
+    again, _warnings = run(args, diff=True)
+    assert again["changed"] is False and again["diff"] == []
+    assert {f["action"] for f in again["files"]} == {"unchanged"}
+    assert snapshot(dest) == files
+
+
+def test_render_check_mode_writes_nothing(tmp_path):
+    dest = str(tmp_path / "out")
+    result, _warnings = run(dict(SHORT, dest_dir=dest), check_mode=True, diff=True)
+    assert result["changed"] is True and len(result["diff"]) == 2
+    assert not os.path.exists(dest)
+
+
+def test_render_update_and_prune(tmp_path):
+    dest = str(tmp_path)
+    run({"destinations": [{"address": "kuma:5140"}, {"name": "old", "address": "kuma:5141"}], "dest_dir": dest})
+    (tmp_path / "README.md").write_text("mine")
+    assert listing(dest) == ["README.md", "clusterlogdestination-kuma-tcp-json.yml", "clusterlogdestination-old.yml",
+                             "clusterloggingconfig-kuma-kube-audit.yml"]
+    before = snapshot(dest)
+
+    check, _warnings = run({"destinations": [{"address": "kuma:5150"}], "dest_dir": dest}, check_mode=True, diff=True)
+    assert check["changed"] is True and snapshot(dest) == before
+    assert sorted((os.path.basename(f["path"]), f["action"]) for f in check["files"]) == [
+        ("clusterlogdestination-kuma-tcp-json.yml", "update"), ("clusterlogdestination-old.yml", "delete"),
+        ("clusterloggingconfig-kuma-kube-audit.yml", "update")]
+
+    kept, _warnings = run({"destinations": [{"address": "kuma:5150"}], "dest_dir": dest, "prune": False})
+    assert "clusterlogdestination-old.yml" in listing(dest)
+    assert 'address: "kuma:5150"' in snapshot(dest)["clusterlogdestination-kuma-tcp-json.yml"]
+    assert kept["changed"] is True
+
+    pruned, _warnings = run({"destinations": [{"address": "kuma:5150"}], "dest_dir": dest})
+    assert pruned["changed"] is True
+    assert listing(dest) == ["README.md", "clusterlogdestination-kuma-tcp-json.yml", "clusterloggingconfig-kuma-kube-audit.yml"]
+
+
+def test_render_secrets_are_private_and_masked_in_diff(tmp_path):
+    dest = str(tmp_path)
+    args = {"destinations": [{"address": "kuma:5141", "tls": {"client_cert": CRT_PEM, "client_key": KEY_PEM}}],
+            "dest_dir": dest}
+    result, _warnings = run(args, diff=True)
+    path = os.path.join(dest, "clusterlogdestination-kuma-tcp-json.yml")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    key_b64 = result["objects"][0]["spec"]["socket"]["tcp"]["tls"]["clientCrt"]["keyFile"]
+    assert key_b64 in open(path).read()
+    assert all(key_b64 not in d["after"] for d in result["diff"])
+    assert "keyFile: ********" in result["diff"][0]["after"]
+
+
+def test_render_file_mode_change_is_a_change(tmp_path):
+    dest = str(tmp_path)
+    run(dict(SHORT, dest_dir=dest))
+    result, _warnings = run(dict(SHORT, dest_dir=dest, file_mode="0640"))
+    assert result["changed"] is True
+    assert stat.S_IMODE(os.stat(os.path.join(dest, "clusterloggingconfig-kuma-kube-audit.yml")).st_mode) == 0o640
+    assert run(dict(SHORT, dest_dir=dest, file_mode="0640"))[0]["changed"] is False
+    assert "not an octal mode" in run_fail(dict(SHORT, dest_dir=dest, file_mode="rw"))["msg"]
+
+
+def test_bad_input_writes_nothing(tmp_path):
+    dest = str(tmp_path)
+    run(dict(SHORT, dest_dir=dest))
+    before = snapshot(dest)
+    run_fail({"destinations": [{"address": "kuma:5140"}, {"name": "x", "address": "kuma:0"}], "dest_dir": dest})
+    assert snapshot(dest) == before
+
+
+def _live(obj, owned=True):
+    live = copy.deepcopy(obj)
+    live["metadata"]["uid"] = "1234"
+    if not owned:
+        live["metadata"]["labels"] = {}
+    return live
+
+
+def test_existing_gives_prune_list():
+    old = run({"destinations": [{"address": "kuma:5140", "name": "old"}], "sources": [{"name": "old-src"}]})[0]["objects"]
+    result, _warnings = run(dict(SHORT, existing=[_live(o) for o in old]))
+    assert [(r["kind"], r["name"]) for r in result["prune"]] == [("ClusterLoggingConfig", "old-src"),
+                                                                 ("ClusterLogDestination", "old")]
+    assert run(dict(SHORT, existing=[_live(o) for o in old], prune=False))[0]["prune"] == []
+
+
+def test_foreign_objects_are_not_taken_over():
+    mine = run(SHORT)[0]["objects"]
+    result = run_fail(dict(SHORT, existing=[_live(mine[0], owned=False)]))
+    assert result["msg"].startswith("ClusterLogDestination/kuma-tcp-json already exist(s) without the labels")
+    assert result["foreign"] == [{"kind": "ClusterLogDestination", "api_version": "deckhouse.io/v1alpha1", "name": "kuma-tcp-json"}]
+    adopted, _warnings = run(dict(SHORT, existing=[_live(mine[0], owned=False)], adopt=True))
+    assert adopted["foreign"] and adopted["prune"] == []
