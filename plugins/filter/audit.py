@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters audit_level and audit_policy_validate (documentation in audit_level.yml and
+audit_policy_validate.yml next to this file)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
+    DEFAULT_KUBERNETES_VERSION,
+    PolicyError,
+    check,
+    evaluate,
+    load_policy,
+)
+
+
+def _plain(value):
+    """Templated values may arrive as Ansible's lazy/tagged containers; the engine wants plain ones."""
+    if isinstance(value, dict):
+        return dict((to_native(key) if isinstance(key, str) else key, _plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def audit_level(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
+    """Level and omitted stages kube-apiserver applies to ``request`` under ``policy`` (as given, no target)."""
+    try:
+        loaded = load_policy(_plain(policy), kubernetes_version)
+        if not loaded.accepted:
+            raise AnsibleFilterError("audit_level: kube-apiserver %s would refuse this policy: %s"
+                                     % (loaded.kubernetes_version, loaded.error))
+        decision = evaluate(loaded, _plain(request), kubernetes_version)
+    except PolicyError as exc:
+        raise AnsibleFilterError("audit_level: %s" % to_native(exc))
+    return {"level": decision.level, "omit_stages": list(decision.omit_stages)}
+
+
+def audit_policy_validate(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION, target=None, basic_policy=True):
+    """Verdict and findings for ``policy``, as the audit_policy module computes them."""
+    try:
+        result = check(_plain(policy), kubernetes_version, target, basic_policy)
+    except PolicyError as exc:
+        raise AnsibleFilterError("audit_policy_validate: %s" % to_native(exc))
+    data = result.as_dict()
+    out = {
+        "valid": result.apiserver_accepts and not result.blocking,
+        "apiserver_accepts": result.apiserver_accepts,
+        "apiserver_error": result.apiserver_error,
+        "lenient": data["lenient"],
+        "errors": [item["message"] if item["message"].startswith(item["path"]) else
+                   "%s: %s" % (item["path"], item["message"]) if item["path"] else item["message"]
+                   for item in result.blocking],
+        "findings": data["findings"],
+        "policy": data["policy"],
+    }
+    if target is not None:
+        out["effective_policy"] = data.get("effective_policy")
+        if "shadowed_rules" in data:
+            out["shadowed_rules"] = data["shadowed_rules"]
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "audit_level": audit_level,
+            "audit_policy_validate": audit_policy_validate,
+        }
