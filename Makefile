@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV      := $(CURDIR)/.venv
 BIN       := $(VENV)/bin
 LINK      := $(CURDIR)/.collections/ansible_collections/auditops/deckhouse
-APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync
+APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync shellcheck
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 export ANSIBLE_CONFIG   := $(CURDIR)/ansible.cfg

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Compare audit policies on the same synthetic API traffic: what reaches the SIEM, and how fast
 the engine decides.
 

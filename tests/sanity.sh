@@ -11,7 +11,7 @@ dest="$tmp/ansible_collections/auditops/deckhouse"
 mkdir -p "$dest"
 # Only what git tracks or would track (respects .gitignore), so local caches stay out.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard) |
-  (cd "$root" && xargs -0 cp --parents -t "$dest" 2>/dev/null || true)
+  (cd "$root" && { xargs -0 cp --parents -t "$dest" 2>/dev/null || true; })  # tracked files deleted in the work tree are skipped
 cd "$dest"
 # ansible-test lists files through git when a repo is present; give it one.
 git init -q && git add -A >/dev/null

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Generate the variables section of each role's README from meta/argument_specs.yml.
 
 The argument spec is the single source of a role's documentation. The generated part of

@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export CONTAINERS_CONF="$here/containers.conf"
 name="localhost/auditops-node"
-tag="$(cat "$0" | sha256sum | cut -c1-12)"
+tag="$(sha256sum < "$0" | cut -c1-12)"
 mirror="${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 if ! podman image exists "$name:$tag"; then
@@ -16,7 +16,7 @@ if ! podman image exists "$name:$tag"; then
   root="$(mktemp -d)"
   trap 'rm -rf "$root"' EXIT
   echo "debootstrap bookworm into $root (once per machine)" >&2
-  debootstrap --variant=minbase --include=python3,python3-yaml,iproute2,procps,ca-certificates \
+  debootstrap --variant=minbase --include=python3,python-is-python3,python3-yaml,iproute2,procps,ca-certificates \
     bookworm "$root" "$mirror" >&2
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | podman import --change 'CMD ["/bin/sleep", "infinity"]' - "$name:$tag" >&2
