@@ -20,6 +20,8 @@ if ! podman image exists "$name:$tag"; then
     bookworm "$root" "$mirror" >&2
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | podman import --change 'CMD ["/bin/sleep", "infinity"]' - "$name:$tag" >&2
+  # Images from older recipes are dead weight now.
+  podman images --format '{{.Repository}}:{{.Tag}}' "$name" | grep -v -e ":$tag\$" -e ':latest$' | xargs -r podman rmi >&2 || true
 fi
 podman tag "$name:$tag" "$name:latest"
 echo "$name:$tag"
