@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: kesl_exclusion
+short_description: Ensure path exclusions in the scan tasks of Kaspersky Endpoint Security for Linux
+version_added: 0.1.0
+description:
+  - Ensures that a set of paths (with masks) is excluded from scanning, or no longer excluded, in the tasks of
+    Kaspersky Endpoint Security for Linux (KESL) 11.x and 12.x that have scan exclusions.
+  - KESL has no global path exclusion list; exclusions are C([ExcludedFromScanScope.item_N]) sections of each
+    scan task. By default the module manages them in File_Threat_Protection, Scan_My_Computer,
+    Critical_Areas_Scan, System_Integrity_Monitoring, Anti_Cryptor and every user on-demand scan task.
+  - Reads the settings of each task once (C(kesl-control --get-settings)) and writes them back once
+    (C(--set-settings <task> --file)), and only for tasks where something differs. Settings the module does not
+    manage stay as they were.
+  - Runs C(kesl-control) with the C locale (its output follows C(LANG)), detects the version with
+    C(--app-info) and uses C(--json) from KESL 12 on, the INI form on 11.x.
+  - A path matches an existing exclusion with or without a trailing slash. An existing exclusion that is
+    disabled or has other masks is enabled and given the wanted masks; its description is kept.
+  - Exit code 68 (a Kaspersky Security Center policy locks the settings) is reported as such and not retried;
+    64 means KESL is not running. A running on-demand scan task that needs a change makes the module fail
+    before anything is written, since KESL refuses to change the settings of a running scan (exit 70).
+author:
+  - auditops maintainers (@auditops)
+extends_documentation_fragment:
+  - auditops.deckhouse.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the settings and reports what would change; nothing is written.
+  diff_mode:
+    support: full
+    details:
+      - One line per exclusion and task, before and after (path, masks, disabled flag).
+  idempotent:
+    support: full
+    details:
+      - A second run issues only read calls to C(kesl-control).
+options:
+  exclusions:
+    description:
+      - The paths, each a string or a mapping.
+      - A later entry for the same directory replaces an earlier one, so a default can be re-listed with other
+        masks.
+    type: list
+    elements: raw
+    required: true
+    suboptions:
+      path:
+        description:
+          - Absolute path, case-sensitive (C(/etc/kubernetes), not C(/etc/Kubernetes)). May itself be a mask such as
+            C(/var/log/*.log).
+        type: str
+        required: true
+      masks:
+        description:
+          - File masks inside O(exclusions[].path) (C(AreaMask.item_N)); C(*) stops at C(/), C(**) crosses it.
+        type: list
+        elements: str
+        default: ['*']
+      description:
+        description: Text for C(AreaDesc) of a new exclusion. Not compared; an existing description is kept.
+        type: str
+        default: ''
+      node:
+        description:
+          - Node role where the path exists. With O(node_role) set, entries for the other role are skipped.
+        type: str
+        choices: [any, master, worker]
+        default: any
+  state:
+    description:
+      - V(present) adds missing exclusions and enables or fixes the masks of existing ones.
+      - V(absent) removes every exclusion of these paths.
+    type: str
+    choices: [present, absent]
+    default: present
+  tasks:
+    description:
+      - Tasks to manage, by name (case-insensitive) or ID, resolved through C(kesl-control --get-task-list).
+      - Only OAS, ODS, OAFIM, ODFIM and AntiCryptor tasks have exclusions. C(Scan_File) (3) is refused because it
+        ignores them.
+    type: list
+    elements: str
+    default: [File_Threat_Protection, Scan_My_Computer, Critical_Areas_Scan, System_Integrity_Monitoring, Anti_Cryptor]
+  user_ods_tasks:
+    description: Also manage every user task (ID 100 and above) of type ODS or ODFIM.
+    type: bool
+    default: true
+  node_role:
+    description:
+      - Role of this node. Entries of O(exclusions) whose O(exclusions[].node) is the other role are skipped.
+      - Omitted - every entry applies.
+    type: str
+    choices: [master, worker]
+  executable:
+    description: Path of C(kesl-control).
+    type: path
+    default: /opt/kaspersky/kesl/bin/kesl-control
+  output_format:
+    description:
+      - V(auto) uses C(--json) from KESL 12 on and the text and INI forms on 11.x.
+      - V(json) and V(text) force one form (for a KESL whose JSON differs from what the module expects).
+    type: str
+    choices: [auto, json, text]
+    default: auto
+notes:
+  - Needs root (or the KESL admin role) on the node; use C(become).
+seealso:
+  - module: auditops.deckhouse.kesl_task
+  - module: auditops.deckhouse.kesl_info
+  - name: KESL scan exclusions
+    description: Exclusions are configured per scan task.
+    link: https://support.kaspersky.com/KES4Linux/12.3.0/en-US/146077.htm
+'''
+
+EXAMPLES = r'''
+- name: Exclude the containerd and kubelet directories
+  auditops.deckhouse.kesl_exclusion:
+    exclusions:
+      - /var/lib/containerd
+      - path: /var/lib/kubelet/
+        description: kubelet
+  become: true
+
+- name: Exclude only log files below /var/log/pods
+  auditops.deckhouse.kesl_exclusion:
+    exclusions:
+      - path: /var/log/pods/
+        masks: ['**/*.log']
+    tasks: [File_Threat_Protection]
+  become: true
+
+- name: Master-only paths are skipped on workers
+  auditops.deckhouse.kesl_exclusion:
+    exclusions:
+      - {path: /var/lib/etcd, node: master}
+      - {path: /etc/kubernetes, node: any}
+    node_role: worker
+  become: true
+
+- name: Remove an exclusion everywhere
+  auditops.deckhouse.kesl_exclusion:
+    exclusions: [/tmp/old]
+    state: absent
+  become: true
+'''
+
+RETURN = r'''
+version:
+  description:
+    - KESL version from C(kesl-control --app-info).
+    - Also returned on failure; null when the module failed before C(--app-info) answered.
+  returned: always
+  type: str
+  sample: 12.2.0.2412
+output_format:
+  description: Form of the output that was parsed.
+  returned: when KESL answered
+  type: str
+  sample: json
+tasks:
+  description: The managed tasks with their exclusions after the run (as they would be, in check mode).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Task ID.
+      type: int
+    name:
+      description: Task name.
+      type: str
+    type:
+      description: Task type (OAS, ODS, OAFIM, AntiCryptor, ...).
+      type: str
+    added:
+      description: Paths added.
+      type: list
+      elements: str
+    removed:
+      description: Paths removed.
+      type: list
+      elements: str
+    updated:
+      description: Paths whose exclusion was enabled or got other masks.
+      type: list
+      elements: str
+    changed:
+      description: Whether the settings of this task were (or would be) written.
+      type: bool
+    exclusions:
+      description: Every exclusion of the task (path, masks, enabled, description).
+      type: list
+      elements: dict
+  sample:
+    - id: 1
+      name: File_Threat_Protection
+      type: OAS
+      changed: true
+      added: [/var/lib/containerd]
+      removed: []
+      updated: []
+      exclusions: [{path: /var/lib/containerd, masks: ['*'], enabled: true, description: ''}]
+kesl_calls:
+  description: Number of C(kesl-control) calls this run made, split into read and write calls.
+  returned: always
+  type: dict
+  sample: {read: 7, write: 5, total: 12}
+rc:
+  description: Exit code of the failed C(kesl-control) call.
+  returned: failure
+  type: int
+  sample: 68
+policy_locked:
+  description: True when a Kaspersky Security Center policy refused the change (exit code 68).
+  returned: failure
+  type: bool
+kesl_not_running:
+  description: True when KESL is not running (exit code 64).
+  returned: failure
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
+    DEFAULT_EXCLUSION_TASKS, DEFAULT_EXECUTABLE, ON_DEMAND_SCAN_TYPES, STOPPED_STATES, KeslControl, KeslError,
+    KeslInputError, describe_exclusions, normalize_exclusions, plan_exclusions, public_exclusion,
+    select_exclusion_tasks)
+
+
+def run_module(module, ctl):
+    params = module.params
+    wanted = normalize_exclusions(params["exclusions"], params["node_role"])
+    ctl.check_executable()
+    version = ctl.detect_version()
+    tasks = select_exclusion_tasks(ctl.task_list(), params["tasks"], params["user_ods_tasks"], version)
+
+    plans = []
+    for task in tasks:
+        settings = ctl.get_settings(task["id"])
+        current = settings.exclusions()
+        new, added, removed, updated = plan_exclusions(current, wanted, params["state"])
+        plans.append({"task": task, "settings": settings, "before": current, "after": new,
+                      "added": added, "removed": removed, "updated": updated,
+                      "changed": bool(added or removed or updated)})
+
+    busy = ["%s (%d)" % (p["task"]["name"], p["task"]["id"]) for p in plans
+            if p["changed"] and p["task"]["type"] in ON_DEMAND_SCAN_TYPES and p["task"]["state"] not in STOPPED_STATES]
+    if busy:
+        raise KeslInputError(
+            "tasks: %s %s running, and KESL refuses to change the settings of a running scan task (exit 70); "
+            "run again when the scan has finished. Nothing was changed." % (", ".join(busy), "is" if len(busy) == 1 else "are"))
+
+    if not module.check_mode:
+        for plan in plans:
+            if plan["changed"]:
+                ctl.set_settings(plan["task"]["id"], plan["settings"].with_exclusions(plan["after"]))
+
+    result = {
+        "changed": any(p["changed"] for p in plans),
+        "version": version,
+        "output_format": "json" if ctl.use_json else "text",
+        "tasks": [{"id": p["task"]["id"], "name": p["task"]["name"], "type": p["task"]["type"],
+                   "changed": p["changed"], "added": p["added"], "removed": p["removed"], "updated": p["updated"],
+                   "exclusions": [public_exclusion(e) for e in p["after"]]} for p in plans],
+    }
+    if module._diff:
+        result["diff"] = {"before": "".join(describe_exclusions(p["task"], p["before"]) for p in plans),
+                          "after": "".join(describe_exclusions(p["task"], p["after"]) for p in plans)}
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            exclusions=dict(type="list", elements="raw", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            tasks=dict(type="list", elements="str", default=list(DEFAULT_EXCLUSION_TASKS)),
+            user_ods_tasks=dict(type="bool", default=True),
+            node_role=dict(type="str", choices=["master", "worker"]),
+            executable=dict(type="path", default=DEFAULT_EXECUTABLE),
+            output_format=dict(type="str", choices=["auto", "json", "text"], default="auto"),
+        ),
+        supports_check_mode=True,
+    )
+    ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                      runner=lambda argv, env: module.run_command(argv, environ_update=env),
+                      tmpdir=module.tmpdir)
+    try:
+        result = run_module(module, ctl)
+    except KeslInputError as err:
+        module.fail_json(msg=str(err), version=ctl.version, kesl_calls=ctl.counts())
+    except KeslError as err:
+        details = err.as_dict()
+        if ctl.wrote():
+            details["msg"] += "; the tasks before it in the list were already written"
+        module.fail_json(changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **details)
+    module.exit_json(kesl_calls=ctl.counts(), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: kesl_task
+short_description: Ensure tasks of Kaspersky Endpoint Security for Linux are stopped or started, also after a restart
+version_added: 0.1.0
+description:
+  - Stops or starts tasks of Kaspersky Endpoint Security for Linux (KESL) 11.x and 12.x, such as the Firewall
+    Management, Web Threat Protection, Network Threat Protection and Web Control tasks that Deckhouse asks to
+    disable on cluster nodes.
+  - Tasks are named by name (case-insensitive) or ID and resolved through C(kesl-control --get-task-list), since
+    IDs differ between versions (Web Control is 26 on 12.x and 22 in the older Deckhouse runbook).
+  - C(kesl-control --stop-task) answering exit code 70 (already stopped) counts as unchanged, as does 70 from
+    C(--start-task).
+  - With O(persistent=true) the state also survives a restart of KESL. Monitoring tasks start at KESL start when
+    their C(Active) flag in C(kesl-control --export-settings) is C(Yes). Stopping or starting a task is
+    expected to set that flag; the module re-reads the export after a change, and if the flag did not follow it
+    writes the export back with the flag changed (C(--import-settings), a round trip of everything that was
+    exported). On-demand tasks to be stopped get a manual schedule (C(--set-schedule <task> RuleType=Manual)).
+  - Runs C(kesl-control) with the C locale, uses C(--json) from KESL 12 on and the text form on 11.x.
+  - Exit code 68 (a Kaspersky Security Center policy locks the task) is reported as such and not retried; 64
+    means KESL is not running.
+author:
+  - auditops maintainers (@auditops)
+extends_documentation_fragment:
+  - auditops.deckhouse.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the task list (and the export with O(persistent=true)) and reports what would change.
+  diff_mode:
+    support: full
+    details:
+      - One line per task, before and after (state and autostart).
+  idempotent:
+    support: full
+    details:
+      - A second run issues only read calls to C(kesl-control).
+options:
+  tasks:
+    description:
+      - Tasks by name or ID. License and Backup tasks cannot be started or stopped and are refused.
+    type: list
+    elements: str
+    required: true
+  state:
+    description: Wanted state of the tasks.
+    type: str
+    choices: [stopped, started]
+    default: stopped
+  persistent:
+    description:
+      - Make the state survive a restart of KESL (autostart flag of monitoring tasks, manual schedule of
+        on-demand tasks to be stopped).
+      - Costs one C(--export-settings) read per run.
+    type: bool
+    default: true
+  ignore_missing:
+    description:
+      - Tasks this KESL version does not have count as already stopped (with O(state=stopped)) and are listed in
+        RV(missing) instead of failing.
+    type: bool
+    default: false
+  executable:
+    description: Path of C(kesl-control).
+    type: path
+    default: /opt/kaspersky/kesl/bin/kesl-control
+  output_format:
+    description:
+      - V(auto) uses C(--json) from KESL 12 on and the text form on 11.x; V(json) and V(text) force one form.
+    type: str
+    choices: [auto, json, text]
+    default: auto
+notes:
+  - Needs root (or the KESL admin role) on the node; use C(become).
+  - Whether C(--stop-task) persists the C(Active) flag is not documented by Kaspersky; the module checks it
+    instead of assuming it.
+seealso:
+  - module: auditops.deckhouse.kesl_exclusion
+  - module: auditops.deckhouse.kesl_info
+'''
+
+EXAMPLES = r'''
+- name: Stop the tasks that break Kubernetes networking, and keep them off after a KESL restart
+  auditops.deckhouse.kesl_task:
+    tasks: [Firewall_Management, Web_Threat_Protection, Network_Threat_Protection, Web_Control]
+    state: stopped
+    ignore_missing: true
+  become: true
+
+- name: Make sure File Threat Protection runs
+  auditops.deckhouse.kesl_task:
+    tasks: [File_Threat_Protection]
+    state: started
+  become: true
+'''
+
+RETURN = r'''
+version:
+  description:
+    - KESL version from C(kesl-control --app-info).
+    - Also returned on failure; null when the module failed before C(--app-info) answered.
+  returned: always
+  type: str
+  sample: 11.3.0.7441
+tasks:
+  description: The tasks, before and after (in check mode, as they would be).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Task ID on this node.
+      type: int
+    name:
+      description: Task name.
+      type: str
+    type:
+      description: Task type.
+      type: str
+    state_before:
+      description: State before the run (Started, Stopped, ...).
+      type: str
+    state:
+      description: State after the run.
+      type: str
+    autostart_before:
+      description:
+        - Monitoring tasks - the C(Active) flag before the run. On-demand tasks - whether the schedule was not
+          C(Manual). Null when not read (O(persistent=false)) or not found in the export.
+      type: bool
+    autostart:
+      description: The same after the run.
+      type: bool
+    changed:
+      description: Whether this task was (or would be) changed.
+      type: bool
+  sample:
+    - {id: 26, name: Web_Control, type: WebControl, state_before: Started, state: Stopped,
+       autostart_before: true, autostart: false, changed: true}
+missing:
+  description: Names from O(tasks) that this KESL version does not have (with O(ignore_missing=true)).
+  returned: success
+  type: list
+  elements: str
+  sample: [Web_Control]
+imported:
+  description: Whether the export was written back to set autostart flags the start/stop calls did not set.
+  returned: success
+  type: bool
+kesl_calls:
+  description: Number of C(kesl-control) calls this run made, split into read and write calls.
+  returned: always
+  type: dict
+  sample: {read: 3, write: 0, total: 3}
+rc:
+  description: Exit code of the failed C(kesl-control) call.
+  returned: failure
+  type: int
+  sample: 68
+policy_locked:
+  description: True when a Kaspersky Security Center policy refused the change (exit code 68).
+  returned: failure
+  type: bool
+kesl_not_running:
+  description: True when KESL is not running (exit code 64).
+  returned: failure
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
+    DEFAULT_EXECUTABLE, MONITORING_TYPES, STARTED_STATES, STOPPED_STATES, KeslControl, KeslError, KeslInputError,
+    autostart_from_export, export_with_active, resolve_tasks)
+
+
+def _autostart(task, active, rules):
+    if task["type"] in MONITORING_TYPES:
+        return active.get(task["name"].lower())
+    rule = rules.get(task["id"])
+    return None if rule is None else rule != "Manual"
+
+
+def _describe(rows, which):
+    lines = []
+    for row in rows:
+        auto = row["autostart" if which == "after" else "autostart_before"]
+        lines.append("task %s %s: %s, autostart %s\n" % (
+            row["id"], row["name"], row["state" if which == "after" else "state_before"],
+            "unknown" if auto is None else ("on" if auto else "off")))
+    return "".join(lines)
+
+
+def run_module(module, ctl):
+    params = module.params
+    start = params["state"] == "started"
+    ctl.check_executable()
+    version = ctl.detect_version()
+    tasks, missing = resolve_tasks(ctl.task_list(), params["tasks"], version, params["ignore_missing"])
+    if missing and start:
+        raise KeslInputError("tasks: %s not found in kesl-control --get-task-list (KESL %s); a missing task cannot "
+                             "be started" % (", ".join(missing), version))
+    active, rules = {}, {}
+    export = None
+    if params["persistent"]:
+        export = ctl.export_settings()
+        active, rules = autostart_from_export(export)
+
+    rows = []
+    for task in tasks:
+        in_place = task["state"] in (STARTED_STATES if start else STOPPED_STATES)
+        before = _autostart(task, active, rules)
+        row = {"id": task["id"], "name": task["name"], "type": task["type"], "state_before": task["state"],
+               "state": task["state"] if in_place else ("Started" if start else "Stopped"),
+               "autostart_before": before, "autostart": before, "changed": not in_place,
+               "_run": not in_place, "_flag": False, "_schedule": False}
+        if params["persistent"] and before is not None and before != start:
+            if task["type"] in MONITORING_TYPES:
+                row["_flag"] = True
+            elif not start:
+                row["_schedule"] = True  # a started on-demand task keeps its schedule
+            if row["_flag"] or row["_schedule"]:
+                row["autostart"] = start
+                row["changed"] = True
+        rows.append(row)
+
+    imported = False
+    if not module.check_mode:
+        touched = False
+        for row in rows:
+            if row["_run"]:
+                if not ctl.set_task_state(row["id"], start):
+                    # Exit 70: KESL says it already was; the list was a moment old.
+                    row["changed"] = row["_flag"] or row["_schedule"]
+                touched = True
+        flags = [row for row in rows if row["_flag"]]
+        if flags:
+            if touched:
+                # --start/--stop-task normally set Active themselves; read again instead of assuming it.
+                export = ctl.export_settings()
+                active, rules = autostart_from_export(export)
+            still = dict((row["name"].lower(), start) for row in flags if active.get(row["name"].lower()) != start)
+            if still:
+                ctl.import_settings(export_with_active(export, still))
+                imported = True
+        for row in rows:
+            if row["_schedule"]:
+                ctl.set_manual_schedule(row["id"])
+
+    result = {
+        "changed": any(row["changed"] for row in rows),
+        "version": version,
+        "missing": missing,
+        "imported": imported,
+        "tasks": [dict((k, v) for k, v in row.items() if not k.startswith("_")) for row in rows],
+    }
+    if module._diff:
+        result["diff"] = {"before": _describe(rows, "before"), "after": _describe(rows, "after")}
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            tasks=dict(type="list", elements="str", required=True),
+            state=dict(type="str", choices=["stopped", "started"], default="stopped"),
+            persistent=dict(type="bool", default=True),
+            ignore_missing=dict(type="bool", default=False),
+            executable=dict(type="path", default=DEFAULT_EXECUTABLE),
+            output_format=dict(type="str", choices=["auto", "json", "text"], default="auto"),
+        ),
+        supports_check_mode=True,
+    )
+    ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                      runner=lambda argv, env: module.run_command(argv, environ_update=env),
+                      tmpdir=module.tmpdir)
+    try:
+        result = run_module(module, ctl)
+    except KeslInputError as err:
+        module.fail_json(msg=str(err), version=ctl.version, kesl_calls=ctl.counts())
+    except KeslError as err:
+        module.fail_json(changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
+    module.exit_json(kesl_calls=ctl.counts(), **result)
+
+
+if __name__ == "__main__":
+    main()

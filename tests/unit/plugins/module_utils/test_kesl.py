@@ -1,0 +1,389 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The KESL engine: parsers, INI/JSON settings, exclusion planning, exit codes, and the CLI wrapper
+against the kesl-control test double (real subprocess calls)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+NOTES = os.path.join(ROOT, "..", "shared", "reference", "kesl.md")
+
+APP_INFO = """Name:                                       Kaspersky Endpoint Security 10 SP1 for Linux
+Version:                                    10.1.0.5960
+Key status:                                 Valid
+Last release date of databases:             2018-08-23 04:11:00
+Anti-virus databases loaded:                Yes
+"""
+TASKS_TEXT = """Name:  File_Threat_Protection
+ID:    1
+Type:  OAS
+State: Started
+
+Name:  Web_Control
+ID:    26
+Type:  WebControl
+State: Stopping
+"""
+FTP_INI = """ScanArchived=No
+ScanByAccessType=SmartCheck
+
+[ScanScope.item_0000]
+AreaDesc=All objects
+UseScanArea=Yes
+Path=/
+AreaMask.item_0000=*
+
+[ExcludedFromScanScope.item_0000]
+AreaDesc="old one"
+UseScanArea=No
+Path=/var/lib/kubelet/
+AreaMask.item_0000=*
+Custom=kept
+
+[ExcludedFromScanScope.item_0001]
+AreaDesc=
+UseScanArea=Yes
+Path="/srv/my data"
+AreaMask.item_0000=*.log
+
+[Trailing]
+Key=Value
+"""
+
+
+# --- exit codes ---------------------------------------------------------------------------------------------
+
+def documented_exit_codes():
+    """Every code in the exit-code table of the research notes (rows like ``| 71 / 72 / 73 | ...``)."""
+    with open(NOTES) as handle:
+        text = handle.read()
+    table = text[text.index("### 1.7 Exit codes"):text.index("### 1.8")]
+    codes = set()
+    for line in table.splitlines():
+        match = re.match(r"^\|\s*([0-9][0-9 /]*?)\s*\|", line)
+        if match:
+            codes.update(int(c) for c in match.group(1).split("/"))
+    return codes
+
+
+def test_every_documented_exit_code_has_a_message():
+    codes = documented_exit_codes()
+    assert {0, 1, 2, 64, 65, 68, 70, 80, 128} <= codes  # the table was found and read
+    assert codes <= set(kesl.EXIT_CODES)
+    for code in codes:
+        assert kesl.describe_exit(code) != kesl.describe_exit(999)
+
+
+def test_exit_messages():
+    assert "Kaspersky Security Center policy" in kesl.describe_exit(68)
+    assert "not retried" in kesl.describe_exit(68)
+    assert "not running" in kesl.describe_exit(64)
+    assert kesl.describe_exit(99) == "undocumented exit code 99"
+    assert kesl.describe_exit(-9) == "killed by signal 9"
+    err = kesl.KeslError("x", rc=68)
+    assert err.policy_locked and not err.not_running and err.as_dict()["policy_locked"] is True
+
+
+# --- text parsers -------------------------------------------------------------------------------------------
+
+def test_app_info_and_version():
+    info = kesl.parse_app_info(APP_INFO)
+    assert info["Version"] == "10.1.0.5960" and info["Anti-virus databases loaded"] == "Yes"
+    assert kesl.parse_version("12.2.0.2412") == (12, 2)
+    assert kesl.json_supported("12.0.0.1") and not kesl.json_supported("11.4.0.1096")
+    with pytest.raises(kesl.KeslError, match="cannot read a KESL version"):
+        kesl.parse_version("unknown")
+
+
+def test_localized_app_info_is_refused():
+    with pytest.raises(kesl.KeslError, match="localized") as info:
+        kesl.parse_app_info("Имя:     Kaspersky\nВерсия:  12.2.0.2412\n")
+    assert "Имя" in str(info.value)
+
+
+def test_task_list_text():
+    tasks = kesl.parse_task_list_text(TASKS_TEXT)
+    assert tasks == [{"id": 1, "name": "File_Threat_Protection", "type": "OAS", "state": "Started"},
+                     {"id": 26, "name": "Web_Control", "type": "WebControl", "state": "Stopping"}]
+    assert kesl.parse_task_list_text("") == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Имя:   File_Threat_Protection\nID:    1\nТип:   OAS\nСостояние: Запущена\n", "localized"),
+    ("Name:  File_Threat_Protection\nID:    1\nType:  OAS\nState: Запущена\n", "unknown task state"),
+    ("Name:  X\nID:    one\nState: Started\n", "cannot parse"),
+])
+def test_task_list_text_refuses_what_it_cannot_read(text, message):
+    with pytest.raises(kesl.KeslError, match=message):
+        kesl.parse_task_list_text(text)
+
+
+def test_task_list_json():
+    text = json.dumps([{"Name": "Firewall_Management", "ID": 12, "Type": "Firewall", "State": "Stopped"}])
+    assert kesl.parse_task_list_json(text) == [{"id": 12, "name": "Firewall_Management", "type": "Firewall",
+                                                "state": "Stopped"}]
+    with pytest.raises(kesl.KeslError, match="did not print JSON"):
+        kesl.parse_task_list_json("Name: x")
+
+
+# --- INI settings -------------------------------------------------------------------------------------------
+
+def test_ini_round_trip_keeps_everything():
+    doc = kesl.IniDoc.parse(FTP_INI)
+    assert doc.render() == FTP_INI
+    assert doc.value("ExcludedFromScanScope.item_0000", "AreaDesc") == "old one"
+    with pytest.raises(kesl.KeslError, match="line 2"):
+        kesl.IniDoc.parse("A=1\nnot a pair\n")
+
+
+def test_exclusions_from_ini():
+    found = kesl.exclusions_from_ini(kesl.IniDoc.parse(FTP_INI))
+    assert [kesl.public_exclusion(e) for e in found] == [
+        {"path": "/var/lib/kubelet/", "masks": ["*"], "enabled": False, "description": "old one"},
+        {"path": "/srv/my data", "masks": ["*.log"], "enabled": True, "description": ""},
+    ]
+
+
+def test_ini_with_exclusions_changes_only_the_exclusions():
+    doc = kesl.IniDoc.parse(FTP_INI)
+    current = kesl.exclusions_from_ini(doc)
+    wanted = kesl.normalize_exclusions(["/var/lib/kubelet", {"path": "/opt/a b", "masks": ["*", "**/*.so"],
+                                                             "description": "two words"}])
+    new, added, removed, updated = kesl.plan_exclusions(current, wanted, "present")
+    assert (added, removed, updated) == (["/opt/a b"], [], ["/var/lib/kubelet/"])
+    text = kesl.ini_with_exclusions(doc, new).render()
+    expected = FTP_INI.replace("UseScanArea=No", "UseScanArea=Yes").replace(
+        "[Trailing]",
+        '[ExcludedFromScanScope.item_0002]\nAreaDesc="two words"\nUseScanArea=Yes\nPath="/opt/a b"\n'
+        "AreaMask.item_0000=*\nAreaMask.item_0001=**/*.so\n\n[Trailing]")
+    # New sections go right after the existing exclusions; the others stay where they were.
+    assert text.replace("\n\n[ExcludedFromScanScope.item_0002]", "\n[ExcludedFromScanScope.item_0002]") == \
+        expected.replace("\n\n[ExcludedFromScanScope.item_0002]", "\n[ExcludedFromScanScope.item_0002]")
+    assert kesl.exclusions_from_ini(kesl.IniDoc.parse(text))[0]["_raw"][-1] == ("Custom", "kept")
+
+
+def test_removing_renumbers_from_zero():
+    doc = kesl.IniDoc.parse(FTP_INI)
+    new, _a, removed, _u = kesl.plan_exclusions(kesl.exclusions_from_ini(doc),
+                                                kesl.normalize_exclusions(["/var/lib/kubelet"]), "absent")
+    assert removed == ["/var/lib/kubelet/"]
+    text = kesl.ini_with_exclusions(doc, new).render()
+    assert "[ExcludedFromScanScope.item_0000]\nAreaDesc=\nUseScanArea=Yes\nPath=\"/srv/my data\"" in text
+    assert "[ExcludedFromScanScope.item_0001]" not in text
+
+
+def test_first_exclusion_is_appended_at_the_end():
+    doc = kesl.IniDoc.parse("A=1\n\n[ScanScope.item_0000]\nPath=/\n")
+    new, added, _r, _u = kesl.plan_exclusions([], kesl.normalize_exclusions(["/x"]), "present")
+    assert added == ["/x"]
+    assert kesl.ini_with_exclusions(doc, new).render().endswith(
+        "[ExcludedFromScanScope.item_0000]\nAreaDesc=\nUseScanArea=Yes\nPath=/x\nAreaMask.item_0000=*\n")
+
+
+def test_json_settings_round_trip():
+    data = {"ScanArchived": False, "ExcludedFromScanScope": [
+        {"AreaDesc": "", "UseScanArea": False, "Path": "/a", "AreaMask": ["*"], "Extra": 1}]}
+    settings = kesl.TaskSettings.parse("json", json.dumps(data))
+    current = settings.exclusions()
+    assert [kesl.public_exclusion(e) for e in current] == [{"path": "/a", "masks": ["*"], "enabled": False,
+                                                           "description": ""}]
+    new, _a, _r, updated = kesl.plan_exclusions(current, kesl.normalize_exclusions(["/a", "/b"]), "present")
+    assert updated == ["/a"]
+    out = json.loads(settings.with_exclusions(new).render())
+    assert out["ScanArchived"] is False
+    assert out["ExcludedFromScanScope"] == [
+        {"AreaDesc": "", "UseScanArea": True, "Path": "/a", "AreaMask": ["*"], "Extra": 1},
+        {"AreaDesc": "", "Path": "/b", "UseScanArea": True, "AreaMask": ["*"]}]
+    with pytest.raises(kesl.KeslError, match="not an object"):
+        kesl.TaskSettings.parse("json", "[]")
+
+
+# --- input and planning -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, message", [
+    ("/x", "exclusions: must be a list"),
+    ([1], "exclusions[0]: must be a path or a mapping"),
+    ([{"masks": ["*"]}], "exclusions[0].path: must be a non-empty string"),
+    (["var/lib"], "exclusions[0].path: must be an absolute path"),
+    (["/ok", '/a"b'], "exclusions[1].path: must not contain newlines"),
+    ([{"path": "/a", "masks": "*"}], "exclusions[0].masks: must be a non-empty list"),
+    ([{"path": "/a", "masks": ["*", ""]}], "exclusions[0].masks[1]: must be a non-empty string"),
+    ([{"path": "/a", "node": "Master"}], "exclusions[0].node: must be one of any, master, worker"),
+    ([{"path": "/a", "description": "x\ny"}], "exclusions[0].description:"),
+    ([{"path": "/a", "size": 1}], "exclusions[0]: unknown key size"),
+])
+def test_bad_exclusions_name_the_field(raw, message):
+    with pytest.raises(kesl.KeslInputError) as info:
+        kesl.normalize_exclusions(raw)
+    assert str(info.value).startswith(message)
+
+
+def test_node_roles_and_overrides():
+    raw = [{"path": "/var/lib/etcd", "node": "master"}, "/etc/cni/", {"path": "/w", "node": "worker"},
+           {"path": "/etc/cni", "masks": ["*.conf"]}]
+    assert [e["path"] for e in kesl.normalize_exclusions(raw)] == ["/var/lib/etcd", "/etc/cni", "/w"]
+    assert [e["path"] for e in kesl.normalize_exclusions(raw, "master")] == ["/var/lib/etcd", "/etc/cni"]
+    worker = kesl.normalize_exclusions(raw, "worker")
+    assert [(e["path"], e["masks"]) for e in worker] == [("/etc/cni", ["*.conf"]), ("/w", ["*"])]
+    with pytest.raises(kesl.KeslInputError, match="node_role"):
+        kesl.normalize_exclusions(raw, "any")
+
+
+def test_plan_is_a_no_op_when_everything_is_there():
+    current = [{"path": "/a/", "enabled": True, "masks": ["**", "*"], "description": "x"}]
+    new, added, removed, updated = kesl.plan_exclusions(current, kesl.normalize_exclusions(
+        [{"path": "/a", "masks": ["*", "**"]}]), "present")
+    assert (added, removed, updated) == ([], [], []) and new == current
+
+
+def test_plan_is_case_sensitive():
+    current = [{"path": "/etc/Kubernetes", "enabled": True, "masks": ["*"], "description": ""}]
+    _new, added, _r, _u = kesl.plan_exclusions(current, kesl.normalize_exclusions(["/etc/kubernetes"]), "present")
+    assert added == ["/etc/kubernetes"]
+
+
+# --- task selection -----------------------------------------------------------------------------------------
+
+TASKS = [{"id": 1, "name": "File_Threat_Protection", "type": "OAS", "state": "Started"},
+         {"id": 3, "name": "Scan_File", "type": "ODS", "state": "Stopped"},
+         {"id": 9, "name": "License", "type": "License", "state": "Started"},
+         {"id": 12, "name": "Firewall_Management", "type": "Firewall", "state": "Started"},
+         {"id": 100, "name": "Nightly", "type": "ODS", "state": "Stopped"},
+         {"id": 101, "name": "Hourly_Update", "type": "Update", "state": "Stopped"}]
+
+
+def test_select_exclusion_tasks():
+    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["file_threat_protection", "1"])] == [1, 100]
+    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["1"], user_ods_tasks=False)] == [1]
+    with pytest.raises(kesl.KeslInputError) as info:
+        kesl.select_exclusion_tasks(TASKS, ["3", "Firewall_Management", "x"], version="11.3.0.7441")
+    assert str(info.value) == (
+        "tasks[0]: Scan_File (3) ignores scan exclusions (--scan-file runs do not read its scopes); remove it; "
+        "tasks[1]: Firewall_Management (12) is a Firewall task; only OAS, ODS, OAFIM, ODFIM and AntiCryptor tasks "
+        "have scan exclusions; tasks[2]: no task 'x' in kesl-control --get-task-list (KESL 11.3.0.7441)")
+
+
+def test_resolve_tasks():
+    assert kesl.resolve_tasks(TASKS, ["12", "Nope"], ignore_missing=True) == ([TASKS[3]], ["Nope"])
+    with pytest.raises(kesl.KeslInputError, match=r"tasks\[0\]: License \(9\) is a License task"):
+        kesl.resolve_tasks(TASKS, ["License"])
+
+
+def test_autostart_from_export_and_back():
+    export = kesl.IniDoc.parse(
+        "Version=12.2.0.2412\n[MonitoringTask.item_0000]\nTaskName=Firewall_Management\nTaskType=Firewall\n"
+        "Active=Yes\n[MonitoringTask.item_0000.Settings]\nA=1\n[OnDemandTask.item_0000]\nTaskName=Scan_My_Computer\n"
+        "TaskId=2\n[OnDemandTask.item_0000.Schedule]\nRuleType=Daily\n")
+    assert kesl.autostart_from_export(export) == ({"firewall_management": True}, {2: "Daily"})
+    changed = kesl.export_with_active(export, {"firewall_management": False})
+    assert kesl.autostart_from_export(changed)[0] == {"firewall_management": False}
+    assert kesl.autostart_from_export(export)[0] == {"firewall_management": True}  # a copy was changed
+    assert changed.render() == export.render().replace("Active=Yes", "Active=No")
+
+
+# --- the CLI wrapper against the double -----------------------------------------------------------------------
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    path = tmp_path / "kesl.ini"
+    monkeypatch.setenv("KESL_DOUBLE_STATE", str(path))
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    return path
+
+
+def init(version):
+    subprocess.run([sys.executable, DOUBLE, "--double-init", "--version", version], check=True)
+
+
+@pytest.mark.parametrize("version, use_json", [("11", False), ("12", True)])
+def test_wrapper_forces_english_and_picks_the_output_form(state, version, use_json):
+    init(version)
+    ctl = kesl.KeslControl(DOUBLE)
+    assert ctl.detect_version().startswith(version + ".")
+    assert ctl.use_json is use_json
+    tasks = ctl.task_list()
+    assert kesl.find_task(tasks, "Web_Control")["id"] == (26 if version == "12" else 22)
+    assert [e["path"] for e in ctl.get_settings(1).exclusions()] == []
+    assert ctl.counts() == {"read": 3, "write": 0, "total": 3}
+    assert [c["cmd"][1:] for c in ctl.calls][1] == (["--get-task-list", "--json"] if use_json else ["--get-task-list"])
+
+
+def test_without_the_forced_locale_the_output_is_russian(state):
+    """The premise of the locale tests: the double does follow LANG, so forcing is what makes it work."""
+    init("11")
+
+    def unforced(argv, _env):
+        return kesl.subprocess_runner(argv, {})
+
+    with pytest.raises(kesl.KeslError, match="localized"):
+        kesl.KeslControl(DOUBLE, runner=unforced).detect_version()
+
+
+def test_wrapper_writes_settings_and_maps_exit_codes(state):
+    init("12")
+    ctl = kesl.KeslControl(DOUBLE)
+    ctl.detect_version()
+    settings = ctl.get_settings(1)
+    new, _a, _r, _u = kesl.plan_exclusions(settings.exclusions(), kesl.normalize_exclusions(["/x"]), "present")
+    ctl.set_settings(1, settings.with_exclusions(new))
+    assert [e["path"] for e in ctl.get_settings(1).exclusions()] == ["/x"]
+    assert ctl.set_task_state(12, started=False) is False  # already stopped: exit 70, unchanged
+    assert ctl.set_task_state(12, started=True) is True
+    subprocess.run([sys.executable, DOUBLE, "--double-set", "PolicyLock=Yes"], check=True)
+    with pytest.raises(kesl.KeslError) as info:
+        ctl.set_task_state(12, started=False)
+    assert info.value.rc == 68 and info.value.policy_locked
+    assert "Kaspersky Security Center policy" in info.value.msg and "--stop-task 12" in info.value.msg
+    subprocess.run([sys.executable, DOUBLE, "--double-set", "Running=No"], check=True)
+    with pytest.raises(kesl.KeslError) as info:
+        ctl.task_list()
+    assert info.value.not_running and "not running" in info.value.msg
+    # app-info, get-settings twice, task list; set-settings, two stops (one answered 70), a start.
+    assert ctl.counts() == {"read": 4, "write": 4, "total": 8}
+    assert ctl.wrote()
+
+
+def test_exit_70_from_a_stale_task_list_is_unchanged():
+    seen = []
+
+    def runner(argv, env):
+        seen.append((argv, env))
+        return 70, "", "The task is already stopped."
+
+    ctl = kesl.KeslControl("/bin/true", runner=runner)
+    assert ctl.set_task_state(12, started=False) is False
+    assert seen[0][0] == ["/bin/true", "--stop-task", "12"]
+    assert seen[0][1] == {"LC_ALL": "C", "LANG": "C", "LC_MESSAGES": "C", "LANGUAGE": ""}
+    assert not ctl.wrote()
+    with pytest.raises(kesl.KeslError, match="exit code 70"):
+        ctl.set_settings(1, kesl.TaskSettings("ini", kesl.IniDoc()))
+
+
+def test_app_info_exit_66_still_gives_the_version():
+    def runner(_argv, _env):
+        return 66, APP_INFO, ""
+
+    ctl = kesl.KeslControl("/bin/true", runner=runner)
+    assert ctl.detect_version() == "10.1.0.5960" and ctl.use_json is False
+    with pytest.raises(kesl.KeslError, match="databases are not loaded"):
+        ctl.task_list()
+
+
+def test_missing_executable(tmp_path):
+    with pytest.raises(kesl.KeslError, match="not installed"):
+        kesl.KeslControl(str(tmp_path / "kesl-control")).check_executable()
+    with pytest.raises(kesl.KeslInputError, match="output_format"):
+        kesl.KeslControl(output_format="xml")

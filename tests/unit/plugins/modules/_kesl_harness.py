@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shared by the test_kesl_*.py module tests: the kesl-control test double in a temp dir, and an
+in-process module runner. Loaded with importlib (the tests use pytest's importlib import mode)."""
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+
+from ansible.module_utils import basic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+STOP_TASKS = ["Firewall_Management", "Web_Threat_Protection", "Network_Threat_Protection", "Web_Control"]
+SCAN_TASK_IDS = [1, 2, 4, 11, 13]
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+class Double(object):
+    """The test double with its state in a temp dir; calls made here count like any other."""
+
+    def __init__(self, state):
+        self.state = str(state)
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["KESL_DOUBLE_STATE"] = self.state
+        env.update(extra)
+        return env
+
+    def __call__(self, *args, **env):
+        return subprocess.run([sys.executable, DOUBLE] + [str(a) for a in args], env=self.env(**env),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+
+    def init(self, version):
+        assert self("--double-init", "--version", version).returncode == 0
+
+    def set(self, **values):
+        assert self("--double-set", *["%s=%s" % kv for kv in values.items()]).returncode == 0
+
+    def reset(self):
+        assert self("--double-reset-counts").returncode == 0
+
+    def counts(self):
+        return json.loads(self("--double-counts", "--json").stdout)
+
+    def log(self):
+        """(kind, exit code, arguments) of every counted call, oldest first."""
+        with open(self.state + ".log") as handle:
+            rows = [line.rstrip("\n").split("\t") for line in handle if line.strip()]
+        return [(kind, int(rc), args) for _stamp, kind, rc, args in rows]
+
+    def config(self):
+        cfg = configparser.ConfigParser(interpolation=None, delimiters=("=",), strict=False)
+        cfg.optionxform = str
+        cfg.read(self.state)
+        return cfg
+
+    def write_config(self, cfg):
+        with open(self.state, "w") as handle:
+            cfg.write(handle)
+
+    def task(self, task_id):
+        return dict(self.config()["Task:%d" % task_id])
+
+    def exclusions(self, task_id):
+        """Path -> UseScanArea of the task's exclusions, read straight from the state file."""
+        cfg = self.config()
+        prefix = "Task:%d:Settings:ExcludedFromScanScope.item_" % task_id
+        return dict((cfg[s]["Path"], cfg[s]["UseScanArea"]) for s in cfg.sections() if s.startswith(prefix))
+
+
+@pytest.fixture
+def double(tmp_path, monkeypatch):
+    """A 12.x double with the four Deckhouse tasks started, counters at zero, Russian locale around."""
+    monkeypatch.setenv("KESL_DOUBLE_STATE", str(tmp_path / "kesl.ini"))
+    # The modules must force the locale themselves: give them a Russian one.
+    monkeypatch.setenv("LANG", "ru_RU.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.delenv("KESL_DOUBLE_VERSION", raising=False)
+    kesl = Double(tmp_path / "kesl.ini")
+    kesl.tmp = tmp_path
+    prepare(kesl, "12")
+    return kesl
+
+
+def prepare(kesl, version):
+    kesl.init(version)
+    for name in STOP_TASKS:
+        assert kesl("--start-task", name).returncode == 0
+    kesl.reset()
+
+
+def run(module, args, check_mode=False, diff=False, tmpdir=None):
+    """Run ``module.main()`` in-process; returns the result or raises Fail with it."""
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    # The module's temp files (settings written with --file) go next to the double's state.
+    args["_ansible_remote_tmp"] = str(tmpdir or os.path.dirname(os.environ["KESL_DOUBLE_STATE"]))
+    try:
+        from ansible.module_utils.testing import patch_module_args
+        patched = patch_module_args(args)
+    except ImportError:  # ansible-core < 2.19
+        patched = mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+
+    def _exit(self, **kwargs):
+        raise Exit(kwargs)
+
+    def _fail(self, **kwargs):
+        raise Fail(kwargs)
+
+    # Ansible replaces a locale this machine lacks with C in os.environ; keep the Russian one for the
+    # child processes so only the module's own forcing can make kesl-control speak English.
+    with patched, mock.patch.multiple(basic.AnsibleModule, exit_json=_exit, fail_json=_fail), \
+            mock.patch.object(basic.AnsibleModule, "_check_locale", lambda self: None):
+        try:
+            module.main()
+        except Exit as done:
+            return done.args[0]
+    raise AssertionError("module returned without exit_json")
+
+
+def run_fail(module, args, **kwargs):
+    with pytest.raises(Fail) as info:
+        run(module, args, **kwargs)
+    return info.value.args[0]
