@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Ask a kube-apiserver whether it is ready (``GET /readyz``) with the credentials of a kubeconfig, and wait,
+bounded, until it is. Standard library plus PyYAML (for the kubeconfig); no Ansible imports.
+
+Credentials follow kubernetes.core's order: explicit values (host, api_key, ca_cert, client_cert, client_key,
+validate_certs) win over the kubeconfig's context. Embedded ``*-data`` certificates are written to a private
+temporary directory for the TLS library and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import ssl
+import tempfile
+import time
+
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from urllib.parse import urlsplit
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    yaml = None
+    HAS_YAML = False
+
+
+class ProbeError(ValueError):
+    """A kubeconfig or connection setting that cannot be used; the message names the field."""
+
+
+class Connection(object):
+    def __init__(self):
+        self.server = None
+        self.ca_file = None
+        self.ca_data = None
+        self.insecure = False
+        self.cert_file = None
+        self.cert_data = None
+        self.key_file = None
+        self.key_data = None
+        self.token = None
+        self.notes = []
+
+
+def _named(items, name, what):
+    for item in items or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            return item.get(what) or {}
+    raise ProbeError("kubeconfig: no %s named %r" % (what, name))
+
+
+def _decode(value, field):
+    try:
+        return base64.b64decode(value)
+    except (ValueError, TypeError) as exc:
+        raise ProbeError("kubeconfig: %s is not Base64: %s" % (field, exc))
+
+
+def load_kubeconfig(path):
+    if not HAS_YAML:
+        raise ProbeError("kubeconfig: PyYAML is required to read %s" % path)
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+    except (IOError, OSError) as exc:
+        raise ProbeError("kubeconfig: cannot read %s: %s" % (path, exc))
+    except yaml.YAMLError as exc:
+        raise ProbeError("kubeconfig: %s is not valid YAML: %s" % (path, exc))
+    if not isinstance(config, dict):
+        raise ProbeError("kubeconfig: %s is not a kubeconfig mapping" % path)
+    return config
+
+
+def from_kubeconfig(config, context=None, base_dir=""):
+    """A Connection from a parsed kubeconfig; relative file paths are taken relative to ``base_dir``."""
+    conn = Connection()
+    name = context or config.get("current-context")
+    if not name:
+        raise ProbeError("context: the kubeconfig has no current-context; name one")
+    ctx = _named(config.get("contexts"), name, "context")
+    cluster = _named(config.get("clusters"), ctx.get("cluster"), "cluster")
+    user = _named(config.get("users"), ctx.get("user"), "user") if ctx.get("user") else {}
+
+    def path(value):
+        return value if not value or os.path.isabs(value) else os.path.join(base_dir, value)
+
+    conn.server = cluster.get("server")
+    conn.insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    if cluster.get("certificate-authority-data"):
+        conn.ca_data = _decode(cluster["certificate-authority-data"], "certificate-authority-data")
+    conn.ca_file = path(cluster.get("certificate-authority"))
+    if user.get("client-certificate-data"):
+        conn.cert_data = _decode(user["client-certificate-data"], "client-certificate-data")
+    conn.cert_file = path(user.get("client-certificate"))
+    if user.get("client-key-data"):
+        conn.key_data = _decode(user["client-key-data"], "client-key-data")
+    conn.key_file = path(user.get("client-key"))
+    conn.token = user.get("token")
+    if not conn.token and user.get("tokenFile"):
+        try:
+            with open(path(user["tokenFile"])) as handle:
+                conn.token = handle.read().strip()
+        except (IOError, OSError) as exc:
+            raise ProbeError("kubeconfig: cannot read tokenFile: %s" % exc)
+    if user.get("exec") or user.get("auth-provider"):
+        conn.notes.append("the kubeconfig user authenticates through an exec or auth-provider plugin, which this probe "
+                          "does not run; it asks anonymously")
+    return conn
+
+
+def default_kubeconfig(environ=None):
+    environ = os.environ if environ is None else environ
+    if environ.get("KUBECONFIG"):
+        return environ["KUBECONFIG"].split(os.pathsep)[0]
+    candidate = os.path.expanduser("~/.kube/config")
+    return candidate if os.path.exists(candidate) else None
+
+
+def resolve(kubeconfig=None, context=None, host=None, api_key=None, ca_cert=None, client_cert=None, client_key=None,
+            validate_certs=None, anonymous=False):
+    """The Connection to use. ``kubeconfig`` is a path; without it and without ``host`` the default kubeconfig
+    (KUBECONFIG, ~/.kube/config) is read."""
+    if kubeconfig is None and host is None:
+        kubeconfig = default_kubeconfig()
+    if kubeconfig:
+        conn = from_kubeconfig(load_kubeconfig(kubeconfig), context, os.path.dirname(os.path.abspath(kubeconfig)))
+    elif host:
+        conn = Connection()
+    else:
+        raise ProbeError("host: no kubeconfig found and no host given")
+    if host:
+        conn.server = host
+    if not conn.server:
+        raise ProbeError("host: the kubeconfig names no server")
+    if api_key:
+        conn.token = api_key
+    if ca_cert:
+        conn.ca_file, conn.ca_data = ca_cert, None
+    if client_cert:
+        conn.cert_file, conn.cert_data = client_cert, None
+    if client_key:
+        conn.key_file, conn.key_data = client_key, None
+    if validate_certs is not None:
+        conn.insecure = not validate_certs
+    if anonymous:
+        conn.cert_file = conn.cert_data = conn.key_file = conn.key_data = conn.token = None
+    return conn
+
+
+class _Client(object):
+    """An SSL context for one Connection; embedded certificates live in a private temp dir until close()."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.tmp = None
+        try:
+            self.context = self._context()
+        except BaseException:
+            self.close()
+            raise
+
+    def _file(self, name, data):
+        if self.tmp is None:
+            self.tmp = tempfile.mkdtemp(prefix="auditops-probe-")
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return path
+
+    def _context(self):
+        conn = self.conn
+        if not str(conn.server).startswith("https://"):
+            return None
+        if conn.insecure:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            cafile = conn.ca_file or (self._file("ca.crt", conn.ca_data) if conn.ca_data else None)
+            try:
+                context = ssl.create_default_context(cafile=cafile)
+            except (IOError, OSError, ssl.SSLError) as exc:
+                raise ProbeError("ca_cert: cannot load the CA certificate%s: %s"
+                                 % (" " + conn.ca_file if conn.ca_file else " (certificate-authority-data)", exc))
+        cert = conn.cert_file or (self._file("client.crt", conn.cert_data) if conn.cert_data else None)
+        key = conn.key_file or (self._file("client.key", conn.key_data) if conn.key_data else None)
+        if cert:
+            try:
+                context.load_cert_chain(cert, key)
+            except (IOError, OSError, ssl.SSLError) as exc:
+                raise ProbeError("client_cert: cannot load the client certificate and key: %s" % exc)
+        return context
+
+    def get(self, path, timeout):
+        """``(status, body, error)``; status None when no HTTP answer came."""
+        url = urlsplit(self.conn.server)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            return None, "", "host: %r is not an http(s) URL" % self.conn.server
+        headers = {"Accept": "application/json, */*"}
+        if self.conn.token:
+            headers["Authorization"] = "Bearer %s" % self.conn.token
+        if url.scheme == "https":
+            connection = HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=self.context)
+        else:
+            connection = HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+        try:
+            connection.request("GET", url.path.rstrip("/") + path, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read(4096).decode("utf-8", "replace"), None
+        except (HTTPException, OSError, ssl.SSLError) as exc:
+            return None, "", str(exc) or type(exc).__name__
+        finally:
+            connection.close()
+
+    def close(self):
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+def processes_with_args(args, proc_dir="/proc"):
+    """PIDs of processes whose command line holds every item of ``args`` (exact argv items)."""
+    found = []
+    try:
+        names = os.listdir(proc_dir)
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc_dir, name, "cmdline"), "rb") as handle:
+                argv = handle.read().decode("utf-8", "replace").split("\0")
+        except (IOError, OSError):
+            continue
+        if all(arg in argv for arg in args):
+            found.append(int(name))
+    return sorted(found)
+
+
+def anonymous(conn):
+    return not (conn.token or conn.cert_file or conn.cert_data)
+
+
+def wait_ready(conn, timeout=0, interval=2, delay=0, path="/readyz", request_timeout=5, process_args=None,
+               proc_dir="/proc", clock=time.monotonic, sleep=time.sleep):
+    """Probe ``path`` until it answers 200 (and, with ``process_args``, a process with those arguments runs) or
+    ``timeout`` seconds have passed; ``timeout`` 0 probes once. Returns a dict: ready, readiness_known, status,
+    body, error, attempts, elapsed, url, pids.
+
+    Asked without credentials, 401 or 403 also counts: the server runs (an audit configuration it cannot load
+    stops it at start) but does not tell anonymous clients more (``--anonymous-auth=false``); readiness_known
+    is then false."""
+    client = _Client(conn)
+    start = clock()
+    # Without credentials a refusal still proves the process serves.
+    alive = (200, 401, 403) if anonymous(conn) else (200,)
+    result = {"ready": False, "readiness_known": True, "status": None, "body": "", "error": None, "attempts": 0,
+              "pids": [], "url": conn.server.rstrip("/") + path}
+    try:
+        if delay > 0:
+            sleep(delay)
+        deadline = clock() + timeout
+        while True:
+            result["attempts"] += 1
+            status, body, error = client.get(path, request_timeout)
+            result.update(status=status, body=body.strip(), error=error)
+            pids = processes_with_args(process_args, proc_dir) if process_args else []
+            result["pids"] = pids
+            if status in alive and (not process_args or pids):
+                result["ready"] = True
+                result["readiness_known"] = status == 200
+                break
+            if process_args and not pids and status in alive:
+                result["error"] = "no process runs with %s yet (the kubelet has not restarted it)" % " ".join(process_args)
+            now = clock()
+            if now >= deadline:
+                break
+            sleep(min(interval, deadline - now))
+    finally:
+        client.close()
+    result["elapsed"] = round(clock() - start, 1)
+    return result

@@ -1,0 +1,541 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The control_plane_audit role end to end.
+
+Deckhouse mode against the real kube-apiserver with the ModuleConfig CRD: the settings merge with the keys
+and field managers already there, the Secret round-trips, check mode sends nothing, a second run changes
+nothing, state absent, conflicts, refused policies, and the rollback when /readyz does not answer.
+
+kubeadm mode on the real kube-apiserver binary: the role edits a kubeadm-style static pod manifest; a
+kube-apiserver is started from the audit flags of the edited manifest (standing in for the kubelet), the role
+waits for it, and it writes JSON audit events to the log path. A broken policy is refused before any write.
+"""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from unittest import mock
+
+import pytest
+import yaml
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
+from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import get_flags, load_manifest
+
+pytestmark = pytest.mark.cluster
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "control_plane_audit.yml")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
+MC_PATH = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
+SECRET_PATH = "/api/v1/namespaces/kube-system/secrets/audit-policy"
+KUBEADM_CONFIG_PATH = "/api/v1/namespaces/kube-system/configmaps/kubeadm-config"
+US = "auditops-deckhouse"
+MINIMAL = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  omitStages:\n  - RequestReceived\n"
+RULES = [{"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
+         {"level": "Metadata", "omitStages": ["RequestReceived"]}]
+
+
+class Run(object):
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout, self.stderr = proc.stdout, proc.stderr
+        try:
+            self.data = json.loads(proc.stdout[proc.stdout.index("{"):])
+        except ValueError:
+            raise AssertionError("no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr))
+        self.stats = self.data["stats"].get("localhost", {})
+
+    def tasks(self):
+        for play in self.data["plays"]:
+            for task in play["tasks"]:
+                yield task["task"]["name"], task["hosts"].get("localhost", {})
+
+    def result(self, name):
+        found = [result for task, result in self.tasks() if task.split(" : ")[-1] == name]
+        assert found, "no task %r in %s" % (name, [task for task, _result in self.tasks()])
+        return found[-1]
+
+    def failure(self):
+        # The last failure: earlier ones may have been rescued (a rollback that could not reach the API).
+        found = [result.get("msg", "") for _name, result in self.tasks() if result.get("failed")]
+        return found[-1] if found else ""
+
+    def __repr__(self):
+        return "rc=%s stats=%s failure=%s\n%s" % (self.rc, self.stats, self.failure(), self.stderr[-3000:])
+
+
+@pytest.fixture
+def run_role(ansible_env, k8s_cluster, tmp_path):
+    env = dict(ansible_env)
+    env.pop("K8S_AUTH_KUBECONFIG", None)  # the kubeconfig reaches the role through its variable
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".collections")
+    counter = [0]
+
+    def run(variables, check=False, diff=False, kubeconfig=None):
+        variables = dict(variables)
+        variables.setdefault("control_plane_audit_kubeconfig", kubeconfig or k8s_cluster.kubeconfig)
+        variables.setdefault("control_plane_audit_rollout_delay", 0)
+        variables.setdefault("control_plane_audit_rollout_timeout", 30)
+        counter[0] += 1
+        vars_file = tmp_path / ("vars-%d.json" % counter[0])
+        vars_file.write_text(json.dumps(variables))
+        inventory = tmp_path / "inventory.ini"
+        inventory.write_text("localhost ansible_connection=local\n")
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", str(inventory),
+               "-e", "@%s" % vars_file]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        return Run(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  check=False))
+    run.inventory = str(tmp_path / "inventory.ini")
+    return run
+
+
+def get(api, path):
+    status, body = api.request("GET", path)
+    return body if status == 200 else None
+
+
+def apply(api, path, obj, manager):
+    """Server-side apply ``obj`` as ``manager`` (PATCH to the object path creates it when missing)."""
+    status, body = api.request("PATCH", path + "?fieldManager=%s&force=true" % manager, obj,
+                               content_type="application/apply-patch+yaml")
+    assert status in (200, 201), body
+    return body
+
+
+def delete(api, path):
+    status, body = api.request("DELETE", path)
+    assert status in (200, 404), body
+
+
+@pytest.fixture
+def clean(k8s_cluster):
+    """No ModuleConfig control-plane-manager and no audit-policy Secret before and after each test."""
+    api = k8s_cluster.api
+    for path in (MC_PATH, SECRET_PATH):
+        delete(api, path)
+    yield api
+    for path in (MC_PATH, SECRET_PATH):
+        delete(api, path)
+
+
+def secret_text(api):
+    body = get(api, SECRET_PATH)
+    return None if body is None else base64.b64decode(body["data"]["audit-policy.yaml"]).decode()
+
+
+def managers(obj):
+    """{manager: fieldsV1} of an object's managedFields."""
+    return dict((e["manager"], e.get("fieldsV1", {})) for e in obj["metadata"].get("managedFields", []))
+
+
+def module_config(settings, version=2):
+    return {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "control-plane-manager"},
+            "spec": {"version": version, "settings": settings}}
+
+
+FOREIGN = {"apiserver": {"bindToWildcard": True, "certSANs": ["api.example.com"]}, "etcd": {"backup": {"enabled": False}}}
+
+
+# --- Deckhouse mode --------------------------------------------------------------------------------------
+
+def test_settings_merge_without_clobbering_foreign_keys_and_second_run_is_a_no_op(run_role, clean):
+    apply(clean, MC_PATH, module_config(FOREIGN), "platform-team")
+    first = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_basic_policy": False,
+                      "control_plane_audit_log_output": "Stdout"})
+    assert first.rc == 0, first
+    mc = get(clean, MC_PATH)
+    assert mc["spec"]["version"] == 2  # kept, not ours
+    assert mc["spec"]["settings"] == {
+        "apiserver": {"bindToWildcard": True, "certSANs": ["api.example.com"], "auditPolicyEnabled": True,
+                      "basicAuditPolicyEnabled": False, "auditLog": {"output": "Stdout"}},
+        "etcd": {"backup": {"enabled": False}}}
+    owners = managers(mc)
+    assert set(owners) == {"platform-team", US}
+    assert owners[US]["f:spec"] == {"f:settings": {"f:apiserver": {
+        ".": {}, "f:auditLog": {".": {}, "f:output": {}}, "f:auditPolicyEnabled": {}, "f:basicAuditPolicyEnabled": {}}}}
+    assert "f:bindToWildcard" in owners["platform-team"]["f:spec"]["f:settings"]["f:apiserver"]
+    assert "f:etcd" in owners["platform-team"]["f:spec"]["f:settings"]
+    assert secret_text(clean) == MINIMAL
+    secret = get(clean, SECRET_PATH)
+    assert secret["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "auditops.deckhouse"}
+    versions = (mc["metadata"]["resourceVersion"], secret["metadata"]["resourceVersion"])
+
+    second = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_basic_policy": False,
+                       "control_plane_audit_log_output": "Stdout"})
+    assert second.rc == 0 and second.stats["changed"] == 0, second
+    assert second.result("Apply Secret kube-system/audit-policy (server-side apply)").get("skipped")
+    assert (get(clean, MC_PATH)["metadata"]["resourceVersion"],
+            get(clean, SECRET_PATH)["metadata"]["resourceVersion"]) == versions
+
+
+def test_module_config_is_created_with_version_1_and_the_secret_round_trips(run_role, clean):
+    run = run_role({"control_plane_audit_policy": RULES})
+    assert run.rc == 0, run
+    mc = get(clean, MC_PATH)
+    assert mc["spec"] == {"version": 1, "settings": {"apiserver": {
+        "auditPolicyEnabled": True, "basicAuditPolicyEnabled": True, "auditLog": {"output": "File"}}}}
+    text = secret_text(clean)
+    # What kube-apiserver decodes from the Secret is the policy that was given (group "" is Go's empty value).
+    given = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": RULES}
+    assert ap.load_policy(text).policy == ap.load_policy(given).policy
+    assert yaml.safe_load(text)["rules"][0] == {"level": "None", "resources": [{"resources": ["events"]}]}
+    plan = run.result("Plan the audit settings")
+    assert plan["secret"]["after_policy"] == text
+    # A new policy rewrites the Secret and leaves the ModuleConfig alone.
+    mc_version = mc["metadata"]["resourceVersion"]
+    changed = run_role({"control_plane_audit_preset": "minimal"})
+    assert changed.rc == 0 and changed.stats["changed"] >= 1, changed
+    assert secret_text(clean) == MINIMAL
+    assert get(clean, MC_PATH)["metadata"]["resourceVersion"] == mc_version
+    assert changed.result("Apply ModuleConfig control-plane-manager (server-side apply, owned keys only)").get("skipped")
+
+
+def test_check_mode_sends_nothing_and_diff_shows_the_decoded_policy(run_role, clean):
+    run = run_role({"control_plane_audit_preset": "minimal"}, check=True, diff=True)
+    assert run.rc == 0, run
+    assert get(clean, MC_PATH) is None and get(clean, SECRET_PATH) is None
+    plan = run.result("Plan the audit settings")
+    assert plan["changed"]
+    diffs = plan["diff"]
+    assert diffs[1]["before_header"] == "Secret kube-system/audit-policy data.audit-policy.yaml (decoded)"
+    assert diffs[1]["after"] == MINIMAL
+    assert "auditPolicyEnabled: true" in diffs[0]["after"]
+    # The applies ran as server dry runs.
+    assert run.result("Apply Secret kube-system/audit-policy (server-side apply)")["changed"]
+    assert run.result("Wait until the API server is ready again, roll back when it is not").get("skipped")
+
+
+def test_absent_turns_audit_off_and_leaves_other_settings(run_role, clean):
+    apply(clean, MC_PATH, module_config(FOREIGN), "platform-team")
+    assert run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_log_path": "/var/log/k8s-audit"}).rc == 0
+    run = run_role({"control_plane_audit_state": "absent"})
+    assert run.rc == 0, run
+    mc = get(clean, MC_PATH)
+    assert mc["spec"]["settings"] == {
+        "apiserver": {"bindToWildcard": True, "certSANs": ["api.example.com"], "auditPolicyEnabled": False},
+        "etcd": {"backup": {"enabled": False}}}
+    assert get(clean, SECRET_PATH) is None
+    again = run_role({"control_plane_audit_state": "absent"})
+    assert again.rc == 0 and again.stats["changed"] == 0, again
+
+
+def test_invalid_or_dangerous_policy_sends_nothing(run_role, clean):
+    bad = run_role({"control_plane_audit_policy": [{"level": "metadata"}]})
+    assert bad.rc != 0 and "rules[0].level" in bad.failure(), bad
+    leaky = run_role({"control_plane_audit_policy": [
+        {"level": "RequestResponse", "resources": [{"group": "", "resources": ["secrets"]}]}]})
+    assert leaky.rc != 0 and "sensitive-body" in leaky.failure(), leaky
+    assert get(clean, MC_PATH) is None and get(clean, SECRET_PATH) is None
+
+
+def test_schema_error_sends_nothing(run_role, clean):
+    run = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_log_path": "/var/log/audit/"})
+    assert run.rc != 0 and "spec.settings.apiserver.auditLog.path: Invalid value" in run.failure(), run
+    assert get(clean, MC_PATH) is None and get(clean, SECRET_PATH) is None
+
+
+def test_keys_of_another_manager_need_force(run_role, clean):
+    status, body = clean.request("POST", "/apis/deckhouse.io/v1alpha1/moduleconfigs?fieldManager=kubectl-edit",
+                                 module_config({"apiserver": {"auditPolicyEnabled": False}}, version=1))
+    assert status == 201, body
+    refused = run_role({})
+    assert refused.rc != 0, refused
+    assert "spec.settings.apiserver.auditPolicyEnabled: false is set by kubectl-edit (Update)" in refused.failure()
+    assert get(clean, MC_PATH)["spec"]["settings"] == {"apiserver": {"auditPolicyEnabled": False}}
+    forced = run_role({"control_plane_audit_force_conflicts": True})
+    assert forced.rc == 0, forced
+    mc = get(clean, MC_PATH)
+    assert mc["spec"]["settings"]["apiserver"]["auditPolicyEnabled"] is True
+    assert "f:auditPolicyEnabled" in managers(mc)[US]["f:spec"]["f:settings"]["f:apiserver"]
+
+
+def unused_port():
+    """A port nothing listens on (yet)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_not_ready_restores_the_previous_secret(run_role, clean):
+    assert run_role({"control_plane_audit_preset": "minimal"}).rc == 0
+    run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 2,
+                    "control_plane_audit_probe_host": "https://127.0.0.1:%d" % unused_port()})
+    assert run.rc != 0, run
+    message = run.failure()
+    assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
+    assert "ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % run_role.inventory in message
+    assert secret_text(clean) == MINIMAL
+
+
+def test_not_ready_first_secret_is_deleted_again(run_role, clean):
+    run = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_rollout_timeout": 1,
+                    "control_plane_audit_probe_host": "https://127.0.0.1:%d" % unused_port()})
+    assert run.rc != 0 and "was restored (delete)" in run.failure(), run
+    assert get(clean, SECRET_PATH) is None
+
+
+def test_unreachable_api_fails_with_the_recovery_command(run_role, apiserver_runner):
+    """A kube-apiserver of its own that goes away right after both objects were written: the rollback cannot
+    reach it, so the message gives the recovery command."""
+    import harness  # tests/cluster, on sys.path through conftest
+    with apiserver_runner.serve([]) as api:
+        harness.ensure_namespace(api, "kube-system")
+        harness.load_crds(api, files=("deckhouse-crd-module-config.yaml",))
+        stopped = threading.Event()
+
+        def stop_after_write():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if get(api, SECRET_PATH) is not None and get(api, MC_PATH) is not None:
+                    api.stop()
+                    stopped.set()
+                    return
+                time.sleep(0.1)
+        watcher = threading.Thread(target=stop_after_write, daemon=True)
+        watcher.start()
+        run = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_rollout_delay": 3,
+                        "control_plane_audit_rollout_timeout": 2}, kubeconfig=api.kubeconfig)
+        watcher.join(5)
+    assert stopped.is_set()
+    assert run.rc != 0, run
+    message = run.failure()
+    assert "Restoring the previous Secret failed" in message
+    assert "bring it back on the masters with: ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % (
+        run_role.inventory) in " ".join(message.split())
+
+
+def test_readyz_module_with_client_certificates(run_module, k8s_cluster):
+    result = run_module("auditops.deckhouse.apiserver_readyz", {"kubeconfig": k8s_cluster.kubeconfig, "timeout": 0})
+    assert result["ready"] and result["status"] == 200 and result["url"] == k8s_cluster.server + "/readyz"
+    # /apis needs credentials: with the kubeconfig's client certificate it answers 200, anonymous 403.
+    args = {"kubeconfig": k8s_cluster.kubeconfig, "path": "/apis", "timeout": 0}
+    authed = run_module("auditops.deckhouse.apiserver_readyz", args)
+    anonymous = run_module("auditops.deckhouse.apiserver_readyz", dict(args, anonymous=True))
+    assert (authed["status"], anonymous["status"]) == (200, 403)
+
+
+# --- kubeadm mode ----------------------------------------------------------------------------------------
+
+def test_dynamic_audit_backend_is_gone(apiserver_runner):
+    """What docs/audit-settings.md says about AuditSink: kube-apiserver no longer knows its flag."""
+    result = apiserver_runner.try_start(["--audit-dynamic-configuration"], timeout=60)
+    assert not result.started and "unknown flag: --audit-dynamic-configuration" in result.log
+
+
+CLUSTER_CONFIGURATION = """apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+apiServer:
+  extraArgs:
+  - name: authorization-mode
+    value: Node,RBAC
+kubernetesVersion: v1.33.0
+"""
+
+
+class KubeadmNode(object):
+    """A kubeadm-style master in a temp dir: the static pod manifest runs the real kube-apiserver binary."""
+
+    def __init__(self, root, cluster):
+        self.root = str(root)
+        self.manifests = os.path.join(self.root, "etc", "kubernetes", "manifests")
+        os.makedirs(self.manifests)
+        self.manifest = os.path.join(self.manifests, "kube-apiserver.yaml")
+        self.port = unused_port()
+        with open(os.path.join(FIXTURES, "kubeadm-no-audit.yaml")) as handle:
+            pod = yaml.safe_load(handle)
+        container = pod["spec"]["containers"][0]
+        container["image"] = "registry.k8s.io/kube-apiserver:v%s" % cluster.kubernetes_version
+        container["command"] = [cluster.binary] + [
+            arg for arg in container["command"][1:] if not arg.startswith("--secure-port")] + [
+            "--bind-address=127.0.0.1", "--secure-port=%d" % self.port]
+        with open(self.manifest, "w") as handle:
+            yaml.safe_dump(pod, handle, sort_keys=False)
+        self.policy_dir = os.path.join(self.root, "etc", "kubernetes", "audit")
+        self.log_dir = os.path.join(self.root, "var", "log", "kubernetes", "audit")
+        self.backups = os.path.join(self.root, "var", "lib", "auditops-deckhouse", "backups")
+
+    def variables(self, **extra):
+        base = {"control_plane_audit_mode": "kubeadm", "control_plane_audit_manifest": self.manifest,
+                "control_plane_audit_policy_dir": self.policy_dir, "control_plane_audit_log_path": self.log_dir,
+                "control_plane_audit_backup_dir": self.backups, "control_plane_audit_k8s_delegate_to": "localhost"}
+        base.update(extra)
+        return base
+
+    def text(self):
+        with open(self.manifest) as handle:
+            return handle.read()
+
+    def pod(self):
+        return load_manifest(self.text())[0]
+
+    def audit_args(self):
+        return ["%s=%s" % (n, v) for n, v in get_flags(self.pod()) if n.startswith("--audit-")]
+
+    def snapshot(self):
+        found = {}
+        for base, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith("vars-") and name != "inventory.ini":
+                    with open(os.path.join(base, name), "rb") as handle:
+                        found[os.path.relpath(os.path.join(base, name), self.root)] = handle.read()
+        return found
+
+
+class Kubelet(object):
+    """Stands in for the kubelet: once the manifest carries an audit policy, runs kube-apiserver with the
+    manifest's audit flags on the manifest's port until stop()."""
+
+    def __init__(self, node, runner):
+        self.node, self.runner = node, runner
+        self.api, self.error = None, None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            deadline = time.monotonic() + 120
+            while not any(a.startswith("--audit-policy-file=") for a in self.node.audit_args()):
+                if time.monotonic() > deadline or self.done.is_set():
+                    return
+                time.sleep(0.2)
+            import harness  # tests/cluster, on sys.path through conftest
+            # The harness picks the port of a new kube-apiserver with free_port(); make it the manifest's.
+            with mock.patch.object(harness, "free_port", return_value=self.node.port):
+                serving = self.runner.serve(self.node.audit_args(), timeout=120)
+                api = serving.__enter__()
+            try:
+                self.api = api
+                self.done.wait(300)
+            finally:
+                serving.__exit__(None, None, None)
+        except Exception as exc:  # reported by the test
+            self.error = exc
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(60)
+
+
+@pytest.fixture
+def kubeadm_node(tmp_path, k8s_cluster):
+    node = KubeadmNode(tmp_path / "node", k8s_cluster)
+    api = k8s_cluster.api
+    delete(api, KUBEADM_CONFIG_PATH)
+    status, body = api.request("POST", "/api/v1/namespaces/kube-system/configmaps?fieldManager=kubeadm", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": CLUSTER_CONFIGURATION}})
+    assert status == 201, body
+    yield node
+    delete(api, KUBEADM_CONFIG_PATH)
+    shutil.rmtree(str(tmp_path / "node"), ignore_errors=True)
+
+
+def test_kubeadm_mode_end_to_end_on_the_real_apiserver(run_role, kubeadm_node, apiserver_runner, k8s_cluster):
+    node = kubeadm_node
+    kubelet = Kubelet(node, apiserver_runner)
+    try:
+        run = run_role(node.variables(control_plane_audit_policy=RULES, control_plane_audit_rollout_timeout=150))
+        assert run.rc == 0, run
+        assert kubelet.api is not None, kubelet.error
+        audit = run.result("Write the policy and set the audit flags and volumes of the kube-apiserver static pod")
+        readyz = run.result("Wait for this node's kube-apiserver with the new audit settings")
+        assert readyz["ready"] and readyz["pids"] == [kubelet.api.proc.pid], readyz
+        # The flags, and volumes that make the policy and the log directory visible inside the pod.
+        flags = dict(get_flags(node.pod()))
+        assert flags["--audit-policy-file"] == audit["policy_path"] and flags["--audit-log-format"] == "json"
+        assert flags["--audit-log-path"] == os.path.join(node.log_dir, "audit.log")
+        mounts = dict((m["name"], m) for m in node.pod()["spec"]["containers"][0]["volumeMounts"])
+        volumes = dict((v["name"], v["hostPath"]) for v in node.pod()["spec"]["volumes"])
+        assert volumes["auditops-audit-policy"] == {"path": node.policy_dir, "type": "DirectoryOrCreate"}
+        assert mounts["auditops-audit-policy"] == {"mountPath": node.policy_dir, "name": "auditops-audit-policy",
+                                                   "readOnly": True}
+        assert volumes["auditops-audit-log"]["path"] == mounts["auditops-audit-log"]["mountPath"] == node.log_dir
+        assert os.path.dirname(audit["backup_path"]) == node.backups
+        # kube-apiserver writes JSON audit events for real requests.
+        status, _body = kubelet.api.request("GET", "/api/v1/namespaces/kube-system/configmaps")
+        assert status == 200
+        log_path = os.path.join(node.log_dir, "audit.log")
+        deadline = time.monotonic() + 30
+        events = []
+        while time.monotonic() < deadline and not any(e.get("verb") == "list" and e.get("objectRef", {}).get(
+                "resource") == "configmaps" for e in events):
+            time.sleep(0.5)
+            if os.path.exists(log_path):
+                with open(log_path) as handle:
+                    events = [json.loads(line) for line in handle if line.strip()]
+        listed = [e for e in events if e.get("verb") == "list" and e.get("objectRef", {}).get("resource") == "configmaps"]
+        assert listed, events[-5:]
+        assert all(e["apiVersion"] == "audit.k8s.io/v1" and e["kind"] == "Event" for e in events)
+        assert all(e["level"] == "Metadata" and e["stage"] != "RequestReceived" for e in listed)
+        # kubeadm-config keeps the same settings for kubeadm upgrade.
+        cluster_config = yaml.safe_load(get(k8s_cluster.api, KUBEADM_CONFIG_PATH)["data"]["ClusterConfiguration"])
+        args = dict((a["name"], a["value"]) for a in cluster_config["apiServer"]["extraArgs"])
+        assert args["authorization-mode"] == "Node,RBAC"
+        assert args["audit-policy-file"] == audit["policy_path"] and args["audit-log-format"] == "json"
+        assert [v["name"] for v in cluster_config["apiServer"]["extraVolumes"]] == ["auditops-audit-policy", "auditops-audit-log"]
+    finally:
+        kubelet.stop()
+    again = run_role(node.variables(control_plane_audit_policy=RULES, control_plane_audit_rollout_timeout=150))
+    assert again.rc == 0 and again.stats["changed"] == 0, again
+
+
+def test_kubeadm_mode_refuses_a_broken_policy_before_any_write(run_role, kubeadm_node, k8s_cluster):
+    node = kubeadm_node
+    before = node.snapshot()
+    config_before = get(k8s_cluster.api, KUBEADM_CONFIG_PATH)["metadata"]["resourceVersion"]
+    for policy in ([{"level": "Metadata", "verbs": ["get"], "nonResourceURLs": ["healthz"]}],
+                   "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  verb: [get]\n"):
+        run = run_role(node.variables(control_plane_audit_policy=policy))
+        assert run.rc != 0, run
+        assert "nonResourceURLs" in run.failure() or "verb" in run.failure(), run.failure()
+    assert node.snapshot() == before
+    assert not os.path.exists(node.policy_dir) and not os.path.exists(node.backups)
+    assert get(k8s_cluster.api, KUBEADM_CONFIG_PATH)["metadata"]["resourceVersion"] == config_before
+
+
+def test_kubeadm_mode_rolls_the_manifest_back_when_the_apiserver_does_not_come_back(run_role, kubeadm_node):
+    node = kubeadm_node
+    before = node.text()
+    # Nothing plays the kubelet here, so nothing answers on the manifest's port.
+    run = run_role(node.variables(control_plane_audit_preset="minimal", control_plane_audit_rollout_timeout=2,
+                                  control_plane_audit_kubeadm_config=False))
+    assert run.rc != 0, run
+    message = " ".join(run.failure().split())
+    assert "did not come back with the new audit settings" in message
+    assert "The previous manifest was restored from %s" % node.backups in message
+    assert "ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % run_role.inventory in message
+    assert node.text() == before
+
+
+def test_kubeadm_mode_check_mode_and_absent(run_role, kubeadm_node, k8s_cluster):
+    node = kubeadm_node
+    before = node.snapshot()
+    check = run_role(node.variables(control_plane_audit_preset="minimal"), check=True, diff=True)
+    assert check.rc == 0, check
+    assert node.snapshot() == before
+    step = check.result("Write the policy and set the audit flags and volumes of the kube-apiserver static pod")
+    assert step["changed"] and step["diff"][0]["before_header"] == node.manifest
+    present = run_role(node.variables(control_plane_audit_preset="minimal", control_plane_audit_rollout_timeout=0))
+    assert present.rc == 0, present
+    absent = run_role(node.variables(control_plane_audit_state="absent", control_plane_audit_rollout_timeout=0))
+    assert absent.rc == 0, absent
+    assert node.audit_args() == [] and os.listdir(node.policy_dir) == []
+    cluster_config = yaml.safe_load(get(k8s_cluster.api, KUBEADM_CONFIG_PATH)["data"]["ClusterConfiguration"])
+    assert cluster_config["apiServer"] == {"extraArgs": [{"name": "authorization-mode", "value": "Node,RBAC"}]}

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The committed settings schema module is what tools/gen_cpm_settings_schema.py makes of the reference files."""
+
+import importlib.util
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+GENERATOR = os.path.join(ROOT, "tools", "gen_cpm_settings_schema.py")
+OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_cpm_settings_schema.py")
+SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+needs_source = pytest.mark.skipif(not os.path.isdir(SOURCE),
+                                  reason="reference files (../shared/reference/deckhouse) not available")
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("gen_cpm_settings_schema", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_source
+def test_committed_schema_is_fresh():
+    with open(OUTPUT) as handle:
+        committed = handle.read()
+    assert _generator().generate(SOURCE) == committed, "stale: run python tools/gen_cpm_settings_schema.py"
+
+
+@needs_source
+def test_check_mode_detects_a_stale_file(tmp_path):
+    stale = tmp_path / "schema.py"
+    stale.write_text("SNAPSHOTS = {}\n")
+    generator = _generator()
+    assert generator.main(["--check", "--output", str(stale)]) == 1
+    assert generator.main(["--output", str(stale)]) == 0
+    assert generator.main(["--check", "--output", str(stale)]) == 0
+
+
+@needs_source
+def test_a_changed_reference_file_makes_the_module_stale(tmp_path):
+    generator = _generator()
+    for name in os.listdir(SOURCE):
+        if name.startswith("control-plane-manager-openapi-config-values"):
+            (tmp_path / name).write_bytes(open(os.path.join(SOURCE, name), "rb").read())
+    target = tmp_path / "control-plane-manager-openapi-config-values.yaml"
+    document = yaml.safe_load(target.read_text())
+    document["properties"]["apiserver"]["properties"]["auditLog"]["properties"]["output"]["enum"].append("Syslog")
+    target.write_text(yaml.safe_dump(document))
+    assert generator.main(["--check", "--source-dir", str(tmp_path), "--output", OUTPUT]) == 1
+
+
+@needs_source
+def test_snapshots_keep_the_audit_keys_of_the_source():
+    files = _generator().SNAPSHOTS
+    for name, snapshot in SNAPSHOTS.items():
+        with open(os.path.join(SOURCE, files[name]["file"])) as handle:
+            source = yaml.safe_load(handle)
+        audit_log = source["properties"]["apiserver"]["properties"]["auditLog"]
+        trimmed = snapshot["schema"]["properties"]["apiserver"]["properties"]["auditLog"]
+        assert trimmed["required"] == audit_log["required"] == ["output"]
+        assert trimmed["properties"]["output"]["enum"] == audit_log["properties"]["output"]["enum"]
+        assert trimmed["properties"]["path"]["pattern"] == audit_log["properties"]["path"]["pattern"]
+
+
+def test_versions_of_the_snapshots():
+    assert SNAPSHOTS["latest"]["config_version"] == 3
+    assert SNAPSHOTS["2025-01"]["config_version"] == 1
+
+
+def test_snapshots_hold_only_validation_keys():
+    def walk(node, in_properties=False):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not in_properties:
+                    assert key not in ("description", "x-examples", "x-doc-example", "x-doc-default"), key
+                walk(value, in_properties=(key == "properties" and not in_properties))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    for snapshot in SNAPSHOTS.values():
+        walk(snapshot["schema"])
+
+
+def test_upstream_schema_files_are_not_in_the_project():
+    found = []
+    for directory, _dirs, files in os.walk(ROOT):
+        if any(part.startswith(".") for part in os.path.relpath(directory, ROOT).split(os.sep) if part != "."):
+            continue
+        found.extend(os.path.join(directory, f) for f in files
+                     if f.startswith("control-plane-manager-openapi") or f == "config-values.yaml")
+    assert found == []

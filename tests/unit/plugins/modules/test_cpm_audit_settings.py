@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""cpm_audit_settings in-process: policy check, plan, refusals, diff."""
+
+import base64
+import importlib.util
+import os
+
+from ansible_collections.auditops.deckhouse.plugins.modules import cpm_audit_settings
+
+_spec = importlib.util.spec_from_file_location("_cpa_harness", os.path.join(os.path.dirname(__file__), "_cpa_harness.py"))
+harness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(harness)
+
+POLICY_TEXT = """# the minimal policy
+apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+  - level: Metadata
+    omitStages: [RequestReceived]
+"""
+NORMALIZED = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  omitStages:\n  - RequestReceived\n"
+
+
+def run(args, **kwargs):
+    return harness.run(cpm_audit_settings, args, **kwargs)
+
+
+def run_fail(args, **kwargs):
+    return harness.run_fail(cpm_audit_settings, args, **kwargs)
+
+
+def mc(settings, managed=()):
+    return {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig",
+            "metadata": {"name": "control-plane-manager", "managedFields": list(managed)},
+            "spec": {"version": 1, "settings": settings}}
+
+
+def test_first_run_plans_both_objects_with_a_readable_diff():
+    result, warnings = run({"existing": [], "existing_secret": [], "policy_yaml": POLICY_TEXT, "basic_policy": False},
+                           diff=True)
+    assert result["changed"] and warnings == []
+    assert result["module_config"]["action"] == "apply" and result["module_config"]["object"]["spec"]["version"] == 1
+    secret = result["secret"]
+    assert secret["action"] == "apply" and secret["after_policy"] == NORMALIZED  # comments and flow style normalized
+    assert base64.b64decode(secret["object"]["data"]["audit-policy.yaml"]).decode() == NORMALIZED
+    assert result["rollback"]["action"] == "delete"
+    headers = [d["before_header"] for d in result["diff"]]
+    assert headers == ["ModuleConfig/control-plane-manager spec", "Secret kube-system/audit-policy data.audit-policy.yaml (decoded)"]
+    assert result["diff"][1]["after"] == NORMALIZED
+    assert "errors" not in result
+
+
+def test_no_diff_unless_asked_and_no_change_when_applied():
+    secret = {"kind": "Secret", "metadata": {"name": "audit-policy", "namespace": "kube-system"},
+              "data": {"audit-policy.yaml": base64.b64encode(NORMALIZED.encode()).decode()}}
+    ours = {"manager": "auditops-deckhouse", "operation": "Apply", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:settings": {"f:apiserver": {"f:auditPolicyEnabled": {}, "f:basicAuditPolicyEnabled": {},
+                                                                   "f:auditLog": {"f:output": {}}}}}}}
+    settings = {"apiserver": {"auditPolicyEnabled": True, "basicAuditPolicyEnabled": True, "auditLog": {"output": "File"}}}
+    result, _warnings = run({"existing": mc(settings, [ours]), "existing_secret": secret, "policy_yaml": POLICY_TEXT},
+                            diff=True)
+    assert not result["changed"] and "diff" not in result
+    assert result["module_config"]["action"] == "none" and result["secret"]["action"] == "none"
+
+
+def test_a_policy_kube_apiserver_refuses_stops_everything():
+    bad = POLICY_TEXT.replace("level: Metadata", "level: metadata")
+    failure = run_fail({"policy_yaml": bad})
+    assert failure["msg"].startswith("policy_yaml refused, nothing to apply: policy_yaml: rules[0].level: Unsupported value")
+    assert "module_config" not in failure and "secret" not in failure
+    assert any(f["severity"] == "error" for f in failure["policy_findings"])
+
+
+def test_a_policy_kube_apiserver_would_silently_change_is_refused():
+    typo = POLICY_TEXT.replace("omitStages:", "omitStage:")
+    failure = run_fail({"policy_yaml": typo})
+    assert "rules[0].omitStage" in failure["msg"]
+
+
+def test_schema_errors_fail_with_every_field():
+    failure = run_fail({"existing": mc({"apiserver": {"bindToWildcard": "no"}}), "log_path": "/var/log/x/"})
+    assert failure["msg"].startswith("refused, nothing to apply: spec.settings.apiserver.auditLog.path")
+    assert "(and 1 more, see errors)" in failure["msg"]
+    fields = [e.split(":")[0] for e in failure["errors"]]
+    assert fields == ["spec.settings.apiserver.auditLog.path", "spec.settings.apiserver.bindToWildcard"]
+    assert failure["module_config"]["action"] == "apply"  # the plan is shown, but the module failed
+
+
+def test_conflicts_need_force():
+    other = {"manager": "kubectl-edit", "operation": "Update", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:spec": {"f:settings": {"f:apiserver": {"f:auditPolicyEnabled": {}}}}}}
+    existing = mc({"apiserver": {"auditPolicyEnabled": False}}, [other])
+    failure = run_fail({"existing": existing})
+    assert "kubectl-edit (Update)" in failure["msg"] and "force_conflicts" in failure["msg"]
+    result, _warnings = run({"existing": existing, "force_conflicts": True})
+    assert result["module_config"]["conflicts"][0]["managers"] == [{"manager": "kubectl-edit", "operation": "Update"}]
+
+
+def test_absent_plans_off_and_delete():
+    secret = {"kind": "Secret", "metadata": {"name": "audit-policy", "namespace": "kube-system"}, "data": {}}
+    result, _warnings = run({"existing": [mc({"apiserver": {"auditPolicyEnabled": True}})], "existing_secret": [secret],
+                             "state": "absent", "policy_yaml": "not: checked"})
+    assert result["module_config"]["object"]["spec"]["settings"] == {"apiserver": {"auditPolicyEnabled": False}}
+    assert result["secret"]["action"] == "delete"
+
+
+def test_disabled_module_config_warns():
+    existing = mc({})
+    existing["spec"]["enabled"] = False
+    _result, warnings = run({"existing": existing})
+    assert any("spec.enabled: false" in w for w in warnings)
+
+
+def test_bad_existing_is_reported_with_its_path():
+    failure = run_fail({"existing": {"kind": "ModuleConfig", "metadata": {"name": "user-authn"}}})
+    assert failure["msg"] == ("input rejected, nothing to apply: existing.metadata.name: expected control-plane-manager, "
+                              "got 'user-authn'")
