@@ -53,6 +53,19 @@ class HarnessError(RuntimeError):
     pass
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test process dies, so a killed test run
+    leaves no etcd or kube-apiserver behind (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _popen(cmd, log, detach):
+    # make cluster-up detaches on purpose; everything else is tied to its parent's life.
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=detach,
+                            preexec_fn=None if detach else _die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -191,7 +204,7 @@ class Etcd:
                "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
                "--initial-cluster", "auditops=" + peer_url, "--listen-metrics-urls", "http://127.0.0.1:%d" % free_port()]
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=detach)
+            self.proc = _popen(cmd, log, detach)
         _wait(self._healthy, 30, "etcd", self.proc, self.log_path)
 
     def _healthy(self):
@@ -231,7 +244,7 @@ class ApiServer:
             "--enable-priority-and-fairness=false",
         ] + list(extra_args)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([binary] + self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=detach)
+            self.proc = _popen([binary] + self.args, log, detach)
 
     def ssl_context(self):
         ctx = ssl.create_default_context(cafile=self.ca_file)
