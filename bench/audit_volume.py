@@ -28,7 +28,7 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-import conftest  # noqa: E402,F401  pylint: disable=unused-import  (makes the collection importable)
+import conftest  # noqa: E402,F401 (side effect: the collection becomes importable) pylint: disable=unused-import
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine  # noqa: E402
 
 # Typical JSON event sizes in bytes per level (Metadata measured on public fixtures; the body levels
