@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV      := $(CURDIR)/.venv
 BIN       := $(VENV)/bin
 LINK      := $(CURDIR)/.collections/ansible_collections/auditops/deckhouse
-APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync shellcheck
+APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync shellcheck containerd gcc libc6-dev
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 export ANSIBLE_CONFIG   := $(CURDIR)/ansible.cfg
@@ -16,7 +16,7 @@ export CONTAINERS_CONF  := $(CURDIR)/tests/nodes/containers.conf
 export PATH             := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help deps venv link apiserver node-image prepare unit integration pytest lint sanity molecule build \
+.PHONY: help deps venv link apiserver master node-image prepare unit integration pytest lint sanity molecule build \
         docs-check test demo cluster-up cluster-down clean
 
 help:
@@ -48,9 +48,13 @@ apiserver: ## build kube-apiserver from the Go module proxy (cached)
 node-image: deps  ## Debian node image for molecule (debootstrap + podman import, cached)
 	@tests/nodes/build-node-image.sh
 
-# Both builds are slow only the first time on a machine; run them side by side.
+master: deps apiserver  ## kubelet, crictl subset and local images for the recovery end-to-end test (cached)
+	@tests/master/build.sh >/dev/null
+
+# The builds are slow only the first time on a machine; run them side by side (the kubelet
+# build reuses the apiserver's Go cache, so it comes after it).
 prepare: deps venv link
-	@$(MAKE) --no-print-directory -j2 apiserver node-image
+	@$(MAKE) --no-print-directory -j2 master node-image
 
 ## --- gates ------------------------------------------------------------------------------
 unit: venv link
