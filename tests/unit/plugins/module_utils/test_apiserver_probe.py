@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -146,10 +147,19 @@ def test_process_args_must_match_a_running_process(server, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def _cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as handle:
+        return handle.read()
+
+
 def test_process_args_finds_a_real_process():
     marker = "--auditops-marker=%d" % os.getpid()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     try:
+        # Right after fork the child still shows the parent's command line; wait for its exec.
+        deadline = time.monotonic() + 10
+        while marker.encode() not in _cmdline(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert probe.processes_with_args([marker]) == [child.pid]
         assert probe.processes_with_args([marker, "--not-there"]) == []
     finally:
