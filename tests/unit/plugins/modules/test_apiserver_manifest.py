@@ -8,55 +8,22 @@ import json
 import os
 import shutil
 import stat
-from unittest import mock
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible_collections.auditops.deckhouse.plugins.modules import apiserver_manifest
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 
 
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail(self, **kwargs):
-    raise Fail(kwargs)
-
-
 def run(args, check_mode=False, diff=False):
-    """Run the module in-process; returns (result, warnings) or raises Fail with the result."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    warnings = []
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core < 2.19
-        patched = mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-    with patched, mock.patch.multiple(basic.AnsibleModule, exit_json=_exit, fail_json=_fail), \
-            mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
-        try:
-            apiserver_manifest.main()
-        except Exit as done:
-            return done.args[0], warnings
-    raise AssertionError("module returned without exit_json")
+    return run_module(apiserver_manifest, args, check_mode=check_mode, diff=diff)
 
 
 def run_fail(args, **kwargs):
-    with pytest.raises(Fail) as info:
-        run(args, **kwargs)
-    return info.value.args[0]
+    return run_module_fail(apiserver_manifest, args, **kwargs)
 
 
 def snapshot(directory):

@@ -5,60 +5,24 @@
 """log_shipper_manifest in-process: build results, render mode on real files, check/diff, prune."""
 
 import copy
-import json
 import os
 import stat
-from unittest import mock
 
-import pytest
-
-from ansible.module_utils import basic
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
 from ansible_collections.auditops.deckhouse.plugins.modules import log_shipper_manifest
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
 KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG\n-----END PRIVATE KEY-----\n"
 CRT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n"
 
 
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail(self, **kwargs):
-    raise Fail(kwargs)
-
-
 def run(args, check_mode=False, diff=False):
-    """Run the module in-process; returns (result, warnings) or raises Fail with the result."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    warnings = []
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core < 2.19
-        patched = mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-    with patched, mock.patch.multiple(basic.AnsibleModule, exit_json=_exit, fail_json=_fail), \
-            mock.patch.object(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg)):
-        try:
-            log_shipper_manifest.main()
-        except Exit as done:
-            return done.args[0], warnings
-    raise AssertionError("module returned without exit_json")
+    return run_module(log_shipper_manifest, args, check_mode=check_mode, diff=diff)
 
 
 def run_fail(args, **kwargs):
-    with pytest.raises(Fail) as info:
-        run(args, **kwargs)
-    return info.value.args[0]
+    return run_module_fail(log_shipper_manifest, args, **kwargs)
 
 
 def listing(directory):
