@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build everything the test master needs and print it as name=value lines (read by master.py):
-#   kubelet, crictl           Go programs from the Go module proxy (build-go.sh)
+#   kubelet, crictl           Go programs from the Go module proxy (tests/build-go.sh)
 #   apiserver                 kube-apiserver (tests/cluster/build-kube-apiserver.sh)
 #   pause_*, apiserver_*      OCI image archives built locally (images.py; no registry is reachable)
 #   containerd, runc, ctr     from Debian (apt-get install containerd runc gcc libc6-dev when missing)
@@ -27,8 +27,8 @@ fi
 python="${PYTHON:-python3}"
 apiserver="$("$here/../cluster/build-kube-apiserver.sh" | tail -n1)"
 echo "apiserver=$apiserver"
-echo "kubelet=$("$here/build-go.sh" kubelet | tail -n1)"
-echo "crictl=$("$here/build-go.sh" crictl | tail -n1)"
+echo "kubelet=$("$here/../build-go.sh" "$here/kubelet" | tail -n1)"
+echo "crictl=$("$here/../build-go.sh" "$here/crictl" | tail -n1)"
 "$python" "$here/images.py" build "$cache/images" "$apiserver" "$here/images/pause.c"
 echo "containerd=$(command -v containerd)"
 echo "ctr=$(command -v ctr)"

@@ -6,7 +6,7 @@ The stack, all on this machine and all under one temporary directory (the machin
 * etcd from Debian, started by tests/cluster/harness.py (``harness.Etcd``), certificates from
   ``harness.make_pki``;
 * containerd from Debian with its own config, root, state and socket, runc as its runtime;
-* kubelet v1.33 built from the Go module proxy (build-go.sh), standalone: no API server, static
+* kubelet v1.33 built from the Go module proxy (tests/build-go.sh), standalone: no API server, static
   pods from ``<dir>/etc/kubernetes/manifests`` (``staticPodPath``);
 * crictl: the subset in ./crictl over k8s.io/cri-client (cri-tools itself is not on the proxy);
 * images built locally (images.py): the kube-apiserver binary with its libraries, and pause.
