@@ -1,6 +1,7 @@
 # auditops.deckhouse — every entry point installs what it needs (apt packages, venv, Go build).
 #   make demo   the collection configures a local, real kube-apiserver
 #   make test   all tests and gates (what CI runs)
+#   make bench  benchmarks at full size (make bench-smoke: the small size CI runs)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -8,7 +9,8 @@ SHELL := /bin/bash
 VENV      := $(CURDIR)/.venv
 BIN       := $(VENV)/bin
 LINK      := $(CURDIR)/.collections/ansible_collections/auditops/deckhouse
-APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync shellcheck containerd gcc libc6-dev
+APT_PKGS  := etcd-server podman runc debootstrap fuse-overlayfs slirp4netns uidmap containernetworking-plugins git rsync shellcheck containerd gcc libc6-dev jq
+BENCHES   := $(sort $(wildcard bench/bench_*.py))
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 export ANSIBLE_CONFIG   := $(CURDIR)/ansible.cfg
@@ -17,10 +19,10 @@ export PATH             := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help deps venv link apiserver master node-image prepare unit integration pytest lint sanity molecule build \
-        docs-check test demo cluster-up cluster-down clean
+        docs-check bench bench-smoke test demo cluster-up cluster-down clean
 
 help:
-	@sed -n '2,4p' Makefile
+	@sed -n '2,5p' Makefile
 
 ## --- setup ------------------------------------------------------------------------------
 deps:  ## Debian packages: etcd, podman (runc), debootstrap
@@ -83,8 +85,15 @@ build: venv
 docs-check: venv
 	$(BIN)/python tools/role_docs.py --check
 
+## --- benchmarks: each bench/bench_*.py prints one comparison table; --smoke is a small size for CI ----------
+bench: prepare
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b; done
+
+bench-smoke: prepare
+	@for b in $(BENCHES); do echo "== $$b --smoke"; $(BIN)/python $$b --smoke; done
+
 test: prepare
-	$(MAKE) --no-print-directory pytest lint sanity molecule build docs-check
+	$(MAKE) --no-print-directory pytest lint sanity molecule build docs-check bench-smoke
 	@echo "make test: all gates passed"
 
 ## --- demo and the local cluster ---------------------------------------------------------
