@@ -5,7 +5,6 @@
 """The /readyz probe against a local HTTP server, kubeconfig resolution, and the process check."""
 
 import base64
-import importlib.util
 import os
 import socket
 import subprocess
@@ -19,11 +18,7 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _apiserver_probe as probe
 from ansible_collections.auditops.deckhouse.plugins.modules import apiserver_readyz
-
-_spec = importlib.util.spec_from_file_location(
-    "_cpa_harness", os.path.join(os.path.dirname(os.path.dirname(__file__)), "modules", "_cpa_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
 
 class Server(object):
@@ -104,7 +99,7 @@ def test_a_refusal_counts_only_without_credentials(server):
 
 def test_module_warns_when_readiness_is_unknown(server):
     srv = server(403)
-    result, warnings = harness.run(apiserver_readyz, {"host": srv.url, "timeout": 0})
+    result, warnings = run_module(apiserver_readyz, {"host": srv.url, "timeout": 0})
     assert result["ready"] and not result["readiness_known"]
     assert "without credentials" in warnings[0]
 
@@ -237,13 +232,13 @@ def test_embedded_certificates_are_removed_after_the_probe(server, tmp_path, mon
 
 def test_module_reports_and_never_fails_on_not_ready(server):
     srv = server(500)
-    result, _warnings = harness.run(apiserver_readyz, {"host": srv.url, "timeout": 0})
+    result, _warnings = run_module(apiserver_readyz, {"host": srv.url, "timeout": 0})
     assert result["changed"] is False and result["ready"] is False and result["status"] == 500
 
 
 def test_module_reads_version(server):
     srv = server(200)
-    result, _warnings = harness.run(apiserver_readyz, {"host": srv.url, "path": "/version", "timeout": 0})
+    result, _warnings = run_module(apiserver_readyz, {"host": srv.url, "path": "/version", "timeout": 0})
     assert result["ready"] and srv.requests[0][0] == "/version"
 
 
@@ -254,5 +249,5 @@ def test_module_reads_version(server):
     ({"kubeconfig": "/nonexistent/kubeconfig"}, "kubeconfig: cannot read /nonexistent/kubeconfig"),
 ])
 def test_module_refusals(args, message):
-    failure = harness.run_fail(apiserver_readyz, args)
+    failure = run_module_fail(apiserver_readyz, args)
     assert failure["msg"].startswith(message)

@@ -2,8 +2,9 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared by the test_kesl_*.py module tests: the kesl-control test double in a temp dir, and an
-in-process module runner. Loaded with importlib (the tests use pytest's importlib import mode)."""
+"""Shared by the test_kesl_*.py module tests: the kesl-control test double in a temp dir, and ``run``/``run_fail``:
+the in-process runner of _module_runner.py with the module's temp dir next to the double's state and the
+caller's locale kept."""
 
 import configparser
 import json
@@ -16,18 +17,12 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import Fail, run_module
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
 STOP_TASKS = ["Firewall_Management", "Web_Threat_Protection", "Network_Threat_Protection", "Web_Control"]
 SCAN_TASK_IDS = [1, 2, 4, 11, 13]
-
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
 
 
 class Double(object):
@@ -108,30 +103,13 @@ def prepare(kesl, version):
 
 def run(module, args, check_mode=False, diff=False, tmpdir=None):
     """Run ``module.main()`` in-process; returns the result or raises Fail with it."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     # The module's temp files (settings written with --file) go next to the double's state.
-    args["_ansible_remote_tmp"] = str(tmpdir or os.path.dirname(os.environ["KESL_DOUBLE_STATE"]))
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core < 2.19
-        patched = mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-
-    def _exit(self, **kwargs):
-        raise Exit(kwargs)
-
-    def _fail(self, **kwargs):
-        raise Fail(kwargs)
-
+    args = dict(args, _ansible_remote_tmp=str(tmpdir or os.path.dirname(os.environ["KESL_DOUBLE_STATE"])))
     # Ansible replaces a locale this machine lacks with C in os.environ; keep the Russian one for the
     # child processes so only the module's own forcing can make kesl-control speak English.
-    with patched, mock.patch.multiple(basic.AnsibleModule, exit_json=_exit, fail_json=_fail), \
-            mock.patch.object(basic.AnsibleModule, "_check_locale", lambda self: None):
-        try:
-            module.main()
-        except Exit as done:
-            return done.args[0]
-    raise AssertionError("module returned without exit_json")
+    with mock.patch.object(basic.AnsibleModule, "_check_locale", lambda self: None):
+        result, _warnings = run_module(module, args, check_mode=check_mode, diff=diff)
+    return result
 
 
 def run_fail(module, args, **kwargs):

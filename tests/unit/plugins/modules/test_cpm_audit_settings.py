@@ -5,14 +5,9 @@
 """cpm_audit_settings in-process: policy check, plan, refusals, diff."""
 
 import base64
-import importlib.util
-import os
 
 from ansible_collections.auditops.deckhouse.plugins.modules import cpm_audit_settings
-
-_spec = importlib.util.spec_from_file_location("_cpa_harness", os.path.join(os.path.dirname(__file__), "_cpa_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
 POLICY_TEXT = """# the minimal policy
 apiVersion: audit.k8s.io/v1
@@ -25,11 +20,11 @@ NORMALIZED = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metada
 
 
 def run(args, **kwargs):
-    return harness.run(cpm_audit_settings, args, **kwargs)
+    return run_module(cpm_audit_settings, args, **kwargs)
 
 
 def run_fail(args, **kwargs):
-    return harness.run_fail(cpm_audit_settings, args, **kwargs)
+    return run_module_fail(cpm_audit_settings, args, **kwargs)
 
 
 def mc(settings, managed=()):

@@ -5,15 +5,12 @@
 """The kesl-control test double itself: the documented syntax, exit codes, profiles, locale and counters
 that the module tests rely on."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("_kesl_harness", os.path.join(os.path.dirname(__file__), "_kesl_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules import _kesl_harness as harness
 
 
 @pytest.fixture

@@ -4,14 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """kesl_exclusion against the kesl-control test double (real subprocess calls, temp state)."""
 
-import importlib.util
-import os
-
 from ansible_collections.auditops.deckhouse.plugins.modules import kesl_exclusion
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules import _kesl_harness as harness
 
-_spec = importlib.util.spec_from_file_location("_kesl_harness", os.path.join(os.path.dirname(__file__), "_kesl_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
 double = harness.double
 
 PATHS = ["/var/lib/etcd", "/etc/kubernetes", "/var/lib/kubelet/"]

@@ -5,17 +5,14 @@
 """What the kesl role does on a node, module by module with the role defaults, against the double:
 kesl-control calls for a first and a second run per node role and KESL version."""
 
-import importlib.util
 import os
 
 import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.modules import kesl_exclusion, kesl_task
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules import _kesl_harness as harness
 
-_spec = importlib.util.spec_from_file_location("_kesl_harness", os.path.join(os.path.dirname(__file__), "_kesl_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
 double = harness.double
 
 with open(os.path.join(harness.ROOT, "roles", "kesl", "defaults", "main.yml")) as _handle:

@@ -4,7 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """kubeadm_audit and kubeadm_config_audit in-process, against real files in a temporary node layout."""
 
-import importlib.util
 import os
 import shutil
 import stat
@@ -14,10 +13,7 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import get_flags, load_manifest
 from ansible_collections.auditops.deckhouse.plugins.modules import kubeadm_audit, kubeadm_config_audit
-
-_spec = importlib.util.spec_from_file_location("_cpa_harness", os.path.join(os.path.dirname(__file__), "_cpa_harness.py"))
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
@@ -66,7 +62,7 @@ def node(tmp_path):
 
 
 def run(args, **kwargs):
-    return harness.run(kubeadm_audit, args, **kwargs)
+    return run_module(kubeadm_audit, args, **kwargs)
 
 
 def test_present_writes_the_policy_then_the_manifest_and_a_backup(node):
@@ -117,7 +113,7 @@ def test_check_mode_writes_nothing_and_shows_the_diff(node):
 ])
 def test_a_broken_policy_is_refused_before_any_write(node, policy, message):
     before = snapshot(node.root)
-    failure = harness.run_fail(kubeadm_audit, node.args(policy=policy))
+    failure = run_module_fail(kubeadm_audit, node.args(policy=policy))
     assert "nothing written" in failure["msg"] and message in failure["msg"]
     assert snapshot(node.root) == before
     assert not os.path.exists(node.policy_dir) and not os.path.exists(node.backups)
@@ -131,7 +127,7 @@ def test_lenient_policy_passes_only_without_strict(node):
 
 def test_version_from_the_image_decides(node):
     star = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata", "resources": [{"group": "*"}]}]}
-    failure = harness.run_fail(kubeadm_audit, node.args(policy=star))
+    failure = run_module_fail(kubeadm_audit, node.args(policy=star))
     assert failure["msg"].startswith("policy refused, nothing written: rules[0].resources.group: Invalid value: \"*\"")
     assert failure["msg"].endswith("(kube-apiserver 1.31)")
     result, _warnings = run(node.args(policy=star, kubernetes_version="1.36"))
@@ -193,7 +189,7 @@ def test_absent_removes_flags_volumes_and_files_but_not_logs(node):
 def test_refusals_change_nothing(node, extra, message):
     extra = dict((k, v.replace("MANIFESTS", node.manifests) if isinstance(v, str) else v) for k, v in extra.items())
     before = snapshot(node.root)
-    failure = harness.run_fail(kubeadm_audit, node.args(**extra))
+    failure = run_module_fail(kubeadm_audit, node.args(**extra))
     assert message in failure["msg"]
     assert snapshot(node.root) == before
 
@@ -215,7 +211,7 @@ def config_map(text=CLUSTER_CONFIGURATION):
 
 def test_config_map_plan_carries_the_resource_version(node):
     audit = run(node.args(), check_mode=True)[0]
-    result, _warnings = harness.run(kubeadm_config_audit, {
+    result, _warnings = run_module(kubeadm_config_audit, {
         "existing": [config_map()], "extra_args": audit["kubeadm_extra_args"], "extra_volumes": audit["kubeadm_extra_volumes"]},
         diff=True)
     assert result["changed"] and result["api_version"] == "v1beta3"
@@ -223,14 +219,14 @@ def test_config_map_plan_carries_the_resource_version(node):
     doc = yaml.safe_load(result["object"]["data"]["ClusterConfiguration"])
     assert doc["apiServer"]["extraArgs"]["audit-policy-file"] == audit["policy_path"]
     assert result["diff"]["before"] == CLUSTER_CONFIGURATION
-    same, _warnings = harness.run(kubeadm_config_audit, {
+    same, _warnings = run_module(kubeadm_config_audit, {
         "existing": [config_map(result["cluster_configuration"])], "extra_args": audit["kubeadm_extra_args"],
         "extra_volumes": audit["kubeadm_extra_volumes"]})
     assert not same["changed"] and same["object"] is None
 
 
 def test_config_map_missing_only_warns():
-    result, warnings = harness.run(kubeadm_config_audit, {"existing": []})
+    result, warnings = run_module(kubeadm_config_audit, {"existing": []})
     assert not result["changed"] and not result["found"] and "does not exist" in warnings[0]
 
 
@@ -240,5 +236,5 @@ def test_config_map_missing_only_warns():
     ({"existing": [config_map("kind: Other\n")]}, "data.ClusterConfiguration.kind"),
 ])
 def test_config_map_refusals(args, message):
-    failure = harness.run_fail(kubeadm_config_audit, args)
+    failure = run_module_fail(kubeadm_config_audit, args)
     assert message in failure["msg"]
