@@ -1246,6 +1246,17 @@ def evaluate(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
     return _evaluate(_as_policy(policy, version), normalize_request(request), version)
 
 
+
+def evaluator(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
+    """``evaluate`` for many requests: the policy is loaded once and the returned function takes requests
+    already normalized by ``normalize_request`` (the per-request checks are the caller's)."""
+    version = parse_version(kubernetes_version)
+    loaded = _as_policy(policy, version)
+
+    def decide(request):
+        return _evaluate(loaded, request, version)
+    return decide
+
 # --- lint -------------------------------------------------------------------------------------
 
 def _list_covers(first, later):

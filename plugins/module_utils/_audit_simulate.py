@@ -1,0 +1,712 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What would an audit policy write? Replays an existing audit log against candidate policies.
+
+Every request of the log (one ``auditID``, however many stage events the log holds for it) is decided
+again by each candidate with the collection's policy engine, exactly as kube-apiserver decides it. For
+each candidate the simulator counts the events it would write (one per stage it keeps: RequestReceived,
+ResponseStarted for long-running requests, ResponseComplete) and their bytes:
+
+- an event's metadata part is the size of the log's own event without its bodies;
+- ``requestObject`` / ``responseObject`` are counted where the candidate's level carries them
+  (Request / RequestResponse, on the ResponseComplete event). Where the log has them (it was written at
+  that level) their real size is used; where it has not, they are estimated from the mean size the log
+  shows for the same verb and resource, or else from typical sizes (``REQUEST_BODY_BYTES``,
+  ``RESPONSE_BODY_BYTES``). The estimated share is reported separately.
+
+From the log's time span it projects events per second, MiB per day and how long the log rotation
+(kube-apiserver's ``--audit-log-maxsize`` x ``--audit-log-maxbackup`` under ``--audit-log-maxage``,
+Deckhouse: 100 MB x 10 files, 30 days) keeps events. It also reports which security-relevant requests
+each candidate records or loses (``SECURITY_CATEGORIES``).
+
+The log is streamed (plain or gzip JSON lines): memory stays bounded whatever its size. Lines that are
+not audit events are counted and skipped; the first few are reported with their line numbers.
+
+Run it without Ansible too:
+    python -m ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate LOG --preset security
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import calendar
+import gzip
+import json
+import os
+import re
+import sys
+import time
+import zlib
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine
+
+LEVELS = engine.LEVELS
+_RANK = dict((level, rank) for rank, level in enumerate(LEVELS))
+FINAL_STAGES = frozenset(("ResponseComplete", "Panic"))
+TARGETS = engine.TARGETS
+
+# Deckhouse's kube-apiserver flags: --audit-log-maxsize=100 --audit-log-maxbackup=10 --audit-log-maxage=30.
+DEFAULT_ROTATION = {"max_size_mb": 100, "max_backups": 10, "max_age_days": 30}
+MIB = 1024 * 1024  # lumberjack's "megabyte"
+
+# Typical body sizes in bytes (JSON with its key), used only for a kind of request the log never shows a
+# body for. A modern object with managedFields is a few KB; a list is many objects; watch, connect
+# (exec/attach/portforward/proxy/log) and non-resource requests log no bodies.
+REQUEST_BODY_BYTES = {"create": 2500, "update": 3000, "patch": 600, "delete": 150, "deletecollection": 150}
+RESPONSE_BODY_BYTES = {"get": 3000, "list": 30000, "create": 3000, "update": 3000, "patch": 3000,
+                       "delete": 3000, "deletecollection": 30000}
+_NO_BODY_SUBRESOURCES = engine.LONG_RUNNING_SUBRESOURCES
+
+SECURITY_CATEGORIES = {
+    "pod_exec_attach": "exec, attach and port-forward into pods",
+    "secrets_access": "any request on core secrets",
+    "rbac_changes": "create, update, patch or delete of rbac.authorization.k8s.io objects",
+    "privileged_pods": "pod creations and updates with a privileged container (seen only where the log has the "
+                       "request body)",
+}
+_WRITE_VERBS = frozenset(("create", "update", "patch", "delete", "deletecollection"))
+_INTERACTIVE = frozenset(("exec", "attach", "portforward"))
+
+BAD_LINE_EXAMPLES = 5
+PENDING_LIMIT = 50000     # requests waiting for their ResponseComplete event (in-flight watches and the like)
+DECISION_CACHE_LIMIT = 65536
+_PROGRESS_EVERY_LINES = 20000
+
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+_KEY_REQUEST_OBJECT = b',"requestObject":'
+_KEY_RESPONSE_OBJECT = b',"responseObject":'
+_KEY_RECEIVED = b',"requestReceivedTimestamp":'
+
+
+class SimulationError(ValueError):
+    """A problem with the input: ``path`` names the option or file, ``message`` says what is wrong."""
+
+    def __init__(self, path, message):
+        super(SimulationError, self).__init__("%s: %s" % (path, message))
+        self.path = path
+        self.message = message
+
+
+class Candidate(object):
+    """A policy to simulate: a mapping or YAML/JSON text, as Deckhouse (``target='deckhouse'``, composed
+    with its basic rules when ``basic_policy``) or kubeadm (the file as it is) would run it."""
+
+    def __init__(self, name, policy, target="deckhouse", basic_policy=True):
+        self.name = name
+        self.policy = policy
+        self.target = target
+        self.basic_policy = basic_policy
+
+
+def parse_timestamp(text):
+    """RFC 3339 (as in audit events) -> seconds since the epoch, None when it is not one."""
+    match = _TIMESTAMP.match(text or "")
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + float(match.group(7) or 0)
+    zone = match.group(8)
+    if zone != "Z":
+        offset = int(zone[1:3]) * 3600 + int(zone[4:6]) * 60
+        seconds -= offset if zone[0] == "+" else -offset
+    return seconds
+
+
+def request_from_event(event):
+    """The request description the policy engine decides on (engine.normalize_request's shape), read from
+    an audit event. The policy sees the authenticated user, not an impersonated one (the audit filter runs
+    before impersonation); a failed authentication has an empty user. ValueError when a field has the
+    wrong type."""
+    user = event.get("user") or {}
+    if not isinstance(user, dict):
+        raise ValueError("user is not an object")
+    username = user.get("username") or None
+    groups = user.get("groups") or []
+    ref = event.get("objectRef")
+    if ref is not None and not isinstance(ref, dict):
+        raise ValueError("objectRef is not an object")
+    verb = event.get("verb")
+    if not isinstance(verb, str):
+        raise ValueError("verb is missing")
+    if ref and ref.get("resource"):
+        request = {"user": username, "groups": groups, "verb": verb, "namespace": ref.get("namespace") or "",
+                   "api_group": ref.get("apiGroup") or "", "resource": ref["resource"],
+                   "subresource": ref.get("subresource") or "", "name": ref.get("name") or "", "path": "",
+                   "resource_request": True}
+    else:
+        uri = event.get("requestURI") or ""
+        if not isinstance(uri, str):
+            raise ValueError("requestURI is not a string")
+        request = {"user": username, "groups": groups, "verb": verb, "namespace": "", "api_group": "",
+                   "resource": "", "subresource": "", "name": "", "path": uri.split("?", 1)[0],
+                   "resource_request": False}
+    for key, value in request.items():
+        if key == "groups":
+            if not isinstance(value, list) or not all(isinstance(group, str) for group in value):
+                raise ValueError("user.groups is not a list of strings")
+        elif key != "resource_request" and value is not None and not isinstance(value, str):
+            raise ValueError("%s is not a string" % key)
+    return request
+
+
+def body_sizes(line, event):
+    """Bytes of the top-level requestObject and responseObject (with their keys) in the raw line. The
+    apiserver writes them after objectRef/responseStatus and before the timestamps, so they are found
+    from the end of the line; a line written another way falls back to re-encoding them."""
+    has_request, has_response = "requestObject" in event, "responseObject" in event
+    if not has_request and not has_response:
+        return 0, 0
+    end = line.rfind(_KEY_RECEIVED)
+    if end < 0:
+        end = line.rfind(b"}")
+    request_size = response_size = 0
+    if has_response:
+        start = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
+        if start < 0:
+            return _encoded_sizes(event)
+        response_size, end = end - start, start
+    if has_request:
+        start = line.rfind(_KEY_REQUEST_OBJECT, 0, end)
+        if start < 0:
+            return _encoded_sizes(event)
+        request_size = end - start
+    return request_size, response_size
+
+
+def _encoded_sizes(event):
+    sizes = []
+    for key in ("requestObject", "responseObject"):
+        if key in event:
+            sizes.append(len(key) + 4 + len(json.dumps(event[key], separators=(",", ":")).encode("utf-8")))
+        else:
+            sizes.append(0)
+    return sizes[0], sizes[1]
+
+
+def _privileged(body):
+    """Whether a pod (or pod patch) body asks for a privileged container."""
+    spec = body.get("spec") if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        return False
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for container in spec.get(key) or ():
+            context = container.get("securityContext") if isinstance(container, dict) else None
+            if isinstance(context, dict) and context.get("privileged") is True:
+                return True
+    return False
+
+
+def security_categories(request, event):
+    """The SECURITY_CATEGORIES a request belongs to (``event`` is its last event, for the body)."""
+    found = []
+    core = request["resource_request"] and not request["api_group"]
+    if core and request["resource"] == "pods" and request["subresource"] in _INTERACTIVE:
+        found.append("pod_exec_attach")
+    if core and request["resource"] == "secrets":
+        found.append("secrets_access")
+    if request["api_group"] == "rbac.authorization.k8s.io" and request["verb"] in _WRITE_VERBS:
+        found.append("rbac_changes")
+    if (core and request["resource"] == "pods" and not request["subresource"]
+            and request["verb"] in ("create", "update", "patch") and _privileged(event.get("requestObject"))):
+        found.append("privileged_pods")
+    return found
+
+
+def _body_kind(request):
+    """Requests whose bodies are alike: their sizes are learned and estimated together."""
+    if not request["resource_request"]:
+        return None
+    return (request["verb"], request["api_group"], request["resource"], request["subresource"])
+
+
+def _default_body(kind, table):
+    if kind is None or kind[3] in _NO_BODY_SUBRESOURCES:
+        return 0
+    return table.get(kind[0], 0)
+
+
+class _Result(object):
+    """Counters of one candidate."""
+
+    def __init__(self, candidate, policy, decide, origins):
+        self.name = candidate.name
+        self.target = candidate.target
+        self.policy = policy
+        self.decide = decide
+        self.origins = origins      # per rule index: (origin, index in the candidate's own rules or None)
+        self.events = 0
+        self.bytes = 0
+        self.estimated_bytes = 0
+        self.input_events = dict.fromkeys(LEVELS, 0)      # the log's events, by the level this policy gives them
+        self.requests = dict.fromkeys(LEVELS, 0)
+        self.levels = dict((level, [0, 0, 0]) for level in LEVELS)   # requests, events, bytes written
+        self.rules = {}                                  # rule index (None: no rule matched) -> same
+        self.deferred = {}                               # (rule, level, body kind) -> [request bodies, response bodies]
+        self.security = dict((name, [0, 0, 0]) for name in SECURITY_CATEGORIES)  # requests, recorded, with body
+
+    def add_bytes(self, rule, level, size):
+        self.bytes += size
+        self.levels[level][2] += size
+        self.rules[rule][2] += size
+
+
+class Report(object):
+    """The simulator's answer: ``input`` (what the log held) and one result per candidate."""
+
+    def __init__(self, source, results):
+        self.input = source
+        self.results = results
+
+    def as_dict(self):
+        return {"input": dict(self.input), "results": list(self.results)}
+
+
+def _effective(candidate, index, kubernetes_version):
+    """(effective policy or None, decide function, rule origins) for one candidate."""
+    where = "policies[%d]" % index
+    if candidate.target not in TARGETS:
+        raise SimulationError(where + ".target", "must be one of %s" % ", ".join(TARGETS))
+    try:
+        loaded = engine.load_policy(candidate.policy, kubernetes_version)
+    except engine.PolicyError as exc:
+        raise SimulationError(where, str(exc))
+    if not loaded.accepted:
+        raise SimulationError("%s.%s" % (where, loaded.error_path or "policy"),
+                              "kube-apiserver %s would refuse this policy: %s" % (kubernetes_version, loaded.error))
+    if candidate.target == "kubeadm":
+        policy = loaded.policy
+        origins = [("policy", rule) for rule in range(len(policy.get("rules") or ()))]
+    else:
+        composed = engine.compose(loaded.policy, target="deckhouse", basic_policy=candidate.basic_policy,
+                                  kubernetes_version=kubernetes_version)
+        policy = composed.policy
+        rules = (policy or {}).get("rules") or ()
+        origins = []
+        for rule in range(len(rules)):
+            own = rule - composed.user_offset
+            origins.append(("policy", own) if 0 <= own < composed.user_count else ("deckhouse-basic", None))
+    if policy is None:  # Deckhouse renders no policy: nothing is audited
+        nothing = engine.Decision("None", [], False, None)
+        return None, lambda request: nothing, origins
+    return policy, engine.evaluator(policy, kubernetes_version), origins
+
+
+def _open(path):
+    """(line iterator over bytes, raw file for progress) for a plain or gzip file."""
+    if os.path.isdir(path):
+        raise SimulationError("log", "%s is a directory, not an audit log file" % path)
+    try:
+        raw = open(path, "rb")
+    except (IOError, OSError) as exc:
+        raise SimulationError("log", "cannot read %s: %s" % (path, exc.strerror or exc))
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return raw, raw
+
+
+class _Simulation(object):
+    """One pass over a log for a list of candidates."""
+
+    def __init__(self, results):
+        self.results = results
+        self.cache = {}
+        self.pending = {}
+        self.request_bodies = {}     # body kind -> [bytes, count] seen in the log
+        self.response_bodies = {}
+        self.requests = 0
+        self.unfinished = 0
+        self.source_levels = dict.fromkeys(LEVELS, 0)
+
+    def decisions(self, request):
+        """Per candidate (level, stages, rule) for a request; repeated requests are looked up."""
+        key = (request["user"], tuple(request["groups"]), request["verb"], request["namespace"],
+               request["api_group"], request["resource"], request["subresource"], request["name"],
+               request["path"])
+        found = self.cache.get(key)
+        if found is None:
+            if len(self.cache) >= DECISION_CACHE_LIMIT:
+                self.cache.clear()
+            long_running = engine.is_long_running(request)
+            found = []
+            for result in self.results:
+                decision = result.decide(request)
+                found.append((decision.level, tuple(decision.stages(long_running)), decision.rule))
+            self.cache[key] = found
+        return found
+
+    def event(self, line, event, request):
+        """One audit event; the request is accounted at its final event (or when it leaves the pending
+        window / the log ends without one)."""
+        audit_id = event.get("auditID")
+        stage = event.get("stage")
+        entry = self.pending.pop(audit_id, None) if self.pending else None
+        if stage not in FINAL_STAGES:
+            if entry is None:
+                entry = [request, event, line, 0, {}]
+                if len(self.pending) >= PENDING_LIMIT:
+                    oldest = next(iter(self.pending))
+                    self.finish(*self.pending.pop(oldest), final=False)
+            entry[3] += 1
+            entry[4][stage] = _metadata_size(line, event)
+            self.pending[audit_id] = entry
+            return
+        if entry is None:
+            self.finish(request, event, line, 1, None, final=True)
+        else:
+            self.finish(request, event, line, entry[3] + 1, entry[4], final=True)
+
+    def finish(self, request, event, line, input_events, metas, final):
+        """Account one request for every candidate. ``event``/``line`` is its last event in the log,
+        ``metas`` the metadata sizes of its other stages' events (a stage the log lacks costs what the last
+        event costs)."""
+        self.requests += 1
+        level_in = event.get("level")
+        rank_in = _RANK.get(level_in, 0)
+        self.source_levels[level_in if level_in in _RANK else "None"] += input_events
+        request_size, response_size = body_sizes(line, event)
+        meta = _metadata_size(line, event, request_size + response_size)
+        kind = _body_kind(request)
+        # The log shows whether (and how big) a body is only where its own level carried it.
+        request_known = final and rank_in >= 2
+        response_known = final and rank_in >= 3
+        if kind is not None:
+            if request_known:
+                _learn(self.request_bodies, kind, request_size)
+            if response_known:
+                _learn(self.response_bodies, kind, response_size)
+        if not final:
+            self.unfinished += 1
+        categories = security_categories(request, event)
+        for result, (level, stages, rule) in zip(self.results, self.decisions(request)):
+            result.input_events[level] += input_events
+            result.requests[level] += 1
+            stats = result.rules.get(rule)
+            if stats is None:
+                stats = result.rules[rule] = [0, 0, 0]
+            stats[0] += 1
+            result.levels[level][0] += 1
+            count = len(stages)
+            for name in categories:
+                counters = result.security[name]
+                counters[0] += 1
+                if count:
+                    counters[1] += 1
+                    if _RANK[level] >= 2 and "ResponseComplete" in stages:
+                        counters[2] += 1
+            if not count:
+                continue
+            result.events += count
+            result.levels[level][1] += count
+            stats[1] += count
+            size = count * len(level)
+            for stage in stages:
+                size += metas.get(stage, meta) if metas else meta
+            if _RANK[level] >= 2 and "ResponseComplete" in stages:
+                deferred = None
+                if request_known:
+                    size += request_size
+                else:
+                    deferred = result.deferred.setdefault((rule, level, kind), [0, 0])
+                    deferred[0] += 1
+                if level == "RequestResponse":
+                    if response_known:
+                        size += response_size
+                    else:
+                        deferred = deferred or result.deferred.setdefault((rule, level, kind), [0, 0])
+                        deferred[1] += 1
+            result.add_bytes(rule, level, size)
+
+    def close(self):
+        for request, event, line, count, metas in list(self.pending.values()):
+            self.finish(request, event, line, count, metas, final=False)
+        self.pending.clear()
+        for result in self.results:
+            for (rule, level, kind), (requests, responses) in result.deferred.items():
+                size = requests * _mean(self.request_bodies, kind, REQUEST_BODY_BYTES) + \
+                    responses * _mean(self.response_bodies, kind, RESPONSE_BODY_BYTES)
+                result.estimated_bytes += size
+                result.add_bytes(rule, level, size)
+
+
+def _metadata_size(line, event, bodies=None):
+    """Bytes of an event line without its bodies and without its level's name, newline included."""
+    if bodies is None:
+        bodies = sum(body_sizes(line, event))
+    level = event.get("level")
+    return len(line.rstrip(b"\r\n")) + 1 - bodies - (len(level) if isinstance(level, str) else 0)
+
+
+def _learn(table, kind, size):
+    seen = table.get(kind)
+    if seen is None:
+        table[kind] = [size, 1]
+    else:
+        seen[0] += size
+        seen[1] += 1
+
+
+def _mean(table, kind, defaults):
+    seen = table.get(kind)
+    if seen:
+        return int(round(seen[0] / float(seen[1])))
+    return _default_body(kind, defaults)
+
+
+def _rule_summary(rule):
+    parts = ["level=%s" % rule.get("level")]
+    for key in ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs"):
+        if rule.get(key):
+            parts.append("%s=%s" % (key, ",".join(rule[key])))
+    if rule.get("resources"):
+        parts.append("resources=%s" % ",".join(
+            "%s/%s" % (entry.get("group", "") or "core", "|".join(entry.get("resources") or ["*"]))
+            for entry in rule["resources"]))
+    if rule.get("omitStages"):
+        parts.append("omitStages=%s" % ",".join(rule["omitStages"]))
+    return " ".join(parts)
+
+
+def _result_dict(result, duration, rotation):
+    rules_out = []
+    policy_rules = (result.policy or {}).get("rules") or []
+    for rule in sorted(result.rules, key=lambda index: (index is None, index)):
+        requests, events, size = result.rules[rule]
+        if rule is None:
+            entry = {"rule": None, "origin": "default", "policy_rule": None, "level": "None",
+                     "summary": "no rule matched (not audited)"}
+        else:
+            origin, own = result.origins[rule]
+            entry = {"rule": rule, "origin": origin, "policy_rule": own, "level": policy_rules[rule].get("level"),
+                     "summary": _rule_summary(policy_rules[rule])}
+        entry.update({"requests": requests, "events": events, "bytes": size})
+        rules_out.append(entry)
+    out = {
+        "name": result.name,
+        "target": result.target,
+        "events": result.events,
+        "bytes": result.bytes,
+        "estimated_body_bytes": result.estimated_bytes,
+        "by_level": dict(result.input_events),
+        "requests_by_level": dict(result.requests),
+        "levels": dict((level, {"requests": values[0], "events": values[1], "bytes": values[2]})
+                       for level, values in result.levels.items()),
+        "rules": rules_out,
+        "security": dict((name, {"requests": values[0], "recorded": values[1], "lost": values[0] - values[1],
+                                 "with_body": values[2]})
+                         for name, values in result.security.items()),
+        "events_per_second": None, "mb_per_day": None, "retention_hours": None, "retention_limited_by": None,
+    }
+    if duration:
+        per_second = result.bytes / duration
+        out["events_per_second"] = round(result.events / duration, 3)
+        out["mb_per_day"] = round(per_second * 86400 / MIB, 3)
+        age_hours = rotation["max_age_days"] * 24.0
+        kept = rotation["max_size_mb"] * MIB * rotation["max_backups"]
+        size_hours = kept / per_second / 3600 if per_second else None
+        if size_hours is not None and size_hours < age_hours:
+            out["retention_hours"], out["retention_limited_by"] = round(size_hours, 3), "size"
+        else:
+            out["retention_hours"], out["retention_limited_by"] = age_hours, "age"
+    return out
+
+
+def _check_rotation(rotation):
+    merged = dict(DEFAULT_ROTATION)
+    for key, value in (rotation or {}).items():
+        if key not in DEFAULT_ROTATION:
+            raise SimulationError("rotation.%s" % key, "unknown key; known keys are %s" % ", ".join(sorted(DEFAULT_ROTATION)))
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SimulationError("rotation.%s" % key, "must be a positive integer, got %r" % (value,))
+        merged[key] = value
+    return merged
+
+
+def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERSION, rotation=None, progress=None,
+             progress_interval=5.0):
+    """Replay the audit log at ``path`` against ``candidates`` (a list of Candidate). ``rotation`` overrides
+    DEFAULT_ROTATION; ``progress(lines, bytes_read, bytes_total)`` is called about every
+    ``progress_interval`` seconds. Returns a Report; SimulationError on a bad candidate or unreadable log
+    (checked before the log is read)."""
+    if not candidates:
+        raise SimulationError("policies", "give at least one policy to simulate")
+    rotation = _check_rotation(rotation)
+    names = set()
+    results = []
+    for index, candidate in enumerate(candidates):
+        if not candidate.name or candidate.name in names:
+            raise SimulationError("policies[%d].name" % index, "must be a unique, non-empty name")
+        names.add(candidate.name)
+        policy, decide, origins = _effective(candidate, index, kubernetes_version)
+        results.append(_Result(candidate, policy, decide, origins))
+    lines, raw = _open(path)
+    total = os.fstat(raw.fileno()).st_size
+    run = _Simulation(results)
+    source = {"path": path, "lines": 0, "events": 0, "requests": 0, "bad_lines": 0, "bad_line_examples": [],
+              "bytes": 0, "first_timestamp": None, "last_timestamp": None, "duration_seconds": None,
+              "unfinished_requests": 0, "levels": {}}
+    first = last = None
+    loads = json.loads
+    number = 0
+    size = 0
+    next_report = time.time() + progress_interval
+    reported = False
+    try:
+        for number, line in enumerate(lines, 1):
+            size += len(line)
+            if progress is not None and number % _PROGRESS_EVERY_LINES == 0 and time.time() >= next_report:
+                progress(number, raw.tell(), total)
+                next_report, reported = time.time() + progress_interval, True
+            try:
+                event = loads(line)
+                if not isinstance(event, dict) or event.get("kind") != "Event" or \
+                        not str(event.get("apiVersion", "")).startswith("audit.k8s.io/"):
+                    if not line.strip():
+                        continue
+                    raise ValueError("not an audit.k8s.io Event")
+                if not event.get("auditID") or not isinstance(event.get("stage"), str):
+                    raise ValueError("auditID or stage is missing")
+                request = request_from_event(event)
+            except ValueError as exc:
+                if not line.strip():
+                    continue
+                source["bad_lines"] += 1
+                if len(source["bad_line_examples"]) < BAD_LINE_EXAMPLES:
+                    source["bad_line_examples"].append({"line": number, "error": _short(exc)})
+                continue
+            source["events"] += 1
+            stamp = event.get("stageTimestamp")
+            if isinstance(stamp, str):
+                if first is None or stamp < first:
+                    first = stamp
+                if last is None or stamp > last:
+                    last = stamp
+            run.event(line, event, request)
+    except (IOError, OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise SimulationError("log", "reading %s failed after line %d: %s" % (path, number, exc))
+    finally:
+        raw.close()
+    run.close()
+    if reported:  # a long run ends with a last progress line
+        progress(number, total, total)
+    source.update({"lines": number, "bytes": size, "requests": run.requests, "unfinished_requests": run.unfinished,
+                   "levels": run.source_levels, "first_timestamp": first, "last_timestamp": last})
+    start, end = parse_timestamp(first), parse_timestamp(last)
+    duration = end - start if start is not None and end is not None and end > start else None
+    source["duration_seconds"] = round(duration, 6) if duration else None
+    source["rotation"] = rotation
+    return Report(source, [_result_dict(result, duration, rotation) for result in results])
+
+
+def _short(exc):
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --- command line -----------------------------------------------------------------------------
+
+def _human(size):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return "%.1f %s" % (size, unit) if unit != "B" else "%d B" % size
+        size /= 1024.0
+    return str(size)
+
+
+def format_report(report):
+    """The report as text tables (what the command line prints)."""
+    data = report.as_dict()
+    source = data["input"]
+    out = ["%s: %d lines, %d audit events, %d requests, %s; %s to %s (%s s)" % (
+        source["path"], source["lines"], source["events"], source["requests"], _human(source["bytes"]),
+        source["first_timestamp"], source["last_timestamp"], source["duration_seconds"])]
+    if source["bad_lines"]:
+        out.append("skipped %d lines that are not audit events; first: %s" % (source["bad_lines"], "; ".join(
+            "line %d: %s" % (bad["line"], bad["error"]) for bad in source["bad_line_examples"])))
+    rotation = source["rotation"]
+    out.append("")
+    header = "%-28s %10s %10s %9s %10s %12s  %s" % ("policy", "events", "size", "events/s", "MiB/day",
+                                                    "retention h", "requests None/Metadata/Request/RequestResponse")
+    out.extend([header, "-" * len(header)])
+    for result in data["results"]:
+        levels = "/".join(str(result["requests_by_level"][level]) for level in LEVELS)
+        out.append("%-28s %10d %10s %9s %10s %12s  %s" % (
+            result["name"][:28], result["events"], _human(result["bytes"]), _fmt(result["events_per_second"]),
+            _fmt(result["mb_per_day"]), _fmt(result["retention_hours"]), levels))
+    out.append("(retention: %d MiB x %d rotated files, at most %d days)" % (
+        rotation["max_size_mb"], rotation["max_backups"], rotation["max_age_days"]))
+    out.append("")
+    header = "%-28s %s" % ("security-relevant requests", "  ".join("%-22s" % name for name in SECURITY_CATEGORIES))
+    out.extend([header, "-" * len(header)])
+    for result in data["results"]:
+        cells = []
+        for name in SECURITY_CATEGORIES:
+            found = result["security"][name]
+            cells.append("%-22s" % ("%d/%d kept, %d body" % (found["recorded"], found["requests"], found["with_body"])))
+        out.append("%-28s %s" % (result["name"][:28], "  ".join(cells)))
+    return "\n".join(out)
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    return "%.1f" % value if value < 1e6 else "%.3g" % value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate",
+        description="Replay an audit log against audit policies: events, bytes, MiB/day, retention, "
+                    "security-relevant requests kept or lost.")
+    parser.add_argument("log", help="audit log: JSON lines of audit.k8s.io/v1 Events, plain or gzip")
+    parser.add_argument("--preset", action="append", default=[], choices=engine.PRESETS,
+                        help="a built-in policy (repeatable)")
+    parser.add_argument("--policy", action="append", default=[], metavar="FILE",
+                        help="a policy file, named after the file (repeatable)")
+    parser.add_argument("--target", choices=TARGETS, default="deckhouse",
+                        help="deckhouse: composed with the basic rules as Deckhouse deploys it; kubeadm: as it is")
+    parser.add_argument("--no-basic-policy", action="store_true", help="Deckhouse with basicAuditPolicyEnabled off")
+    parser.add_argument("--kubernetes-version", default=engine.DEFAULT_KUBERNETES_VERSION)
+    for key, value in sorted(DEFAULT_ROTATION.items()):
+        parser.add_argument("--" + key.replace("_", "-"), type=int, default=value)
+    parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    args = parser.parse_args(argv)
+    candidates = [Candidate(name, engine.preset(name), args.target, not args.no_basic_policy) for name in args.preset]
+    for path in args.policy:
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read()
+        except (IOError, OSError) as exc:
+            parser.error("cannot read policy %s: %s" % (path, exc))
+        candidates.append(Candidate(os.path.basename(path), text, args.target, not args.no_basic_policy))
+    if not candidates:
+        parser.error("give at least one --preset or --policy")
+    started = time.time()
+
+    def progress(lines, done, total):
+        elapsed = time.time() - started
+        sys.stderr.write("  %d lines, %s of %s (%.0f%%), %.0f s\n" % (
+            lines, _human(done), _human(total), 100.0 * done / total if total else 100.0, elapsed))
+
+    rotation = dict((key, getattr(args, key)) for key in DEFAULT_ROTATION)
+    try:
+        report = simulate(args.log, candidates, args.kubernetes_version, rotation, None if args.quiet else progress)
+    except (SimulationError, engine.PolicyError) as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 2
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(format_report(report))
+    return 0 if report.input["events"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
