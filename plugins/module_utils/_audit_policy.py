@@ -1246,7 +1246,6 @@ def evaluate(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
     return _evaluate(_as_policy(policy, version), normalize_request(request), version)
 
 
-
 def evaluator(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
     """``evaluate`` for many requests: the policy is loaded once and the returned function takes requests
     already normalized by ``normalize_request`` (the per-request checks are the caller's)."""
@@ -1256,6 +1255,7 @@ def evaluator(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
     def decide(request):
         return _evaluate(loaded, request, version)
     return decide
+
 
 # --- lint -------------------------------------------------------------------------------------
 

@@ -609,7 +609,7 @@ def _short(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-# --- command line -----------------------------------------------------------------------------
+# --- command line (python -m ...; modules use simulate() only) -----------------------------------------------------------------------------
 
 def _human(size):
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -702,11 +702,12 @@ def main(argv=None):
         sys.stderr.write("error: %s\n" % exc)
         return 2
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
     else:
-        print(format_report(report))
+        sys.stdout.write(format_report(report) + "\n")
     return 0 if report.input["events"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Only as a command: a module imports this file and never reaches here.
+    raise SystemExit(main())
