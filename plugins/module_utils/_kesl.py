@@ -28,6 +28,13 @@ import subprocess
 import tempfile
 
 DEFAULT_EXECUTABLE = "/opt/kaspersky/kesl/bin/kesl-control"
+OUTPUT_FORMATS = ("auto", "json", "text")
+
+# The options every kesl_* module takes, documented in the auditops.deckhouse.kesl doc fragment.
+COMMON_ARGUMENT_SPEC = {
+    "executable": {"type": "path", "default": DEFAULT_EXECUTABLE},
+    "output_format": {"type": "str", "choices": list(OUTPUT_FORMATS), "default": "auto"},
+}
 
 # LC_ALL wins over every other locale variable; LANGUAGE is emptied because gettext reads it first
 # when the locale is not C.
@@ -629,7 +636,7 @@ class KeslControl(object):
     """One ``kesl-control`` binary: runs it with the C locale, parses, records every call."""
 
     def __init__(self, executable=DEFAULT_EXECUTABLE, runner=None, output_format="auto", tmpdir=None):
-        if output_format not in ("auto", "json", "text"):
+        if output_format not in OUTPUT_FORMATS:
             raise KeslInputError("output_format: must be auto, json or text")
         self.executable = executable
         self.runner = runner or subprocess_runner

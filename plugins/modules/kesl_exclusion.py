@@ -31,6 +31,7 @@ author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
+  - auditops.deckhouse.kesl
 attributes:
   check_mode:
     support: full
@@ -101,17 +102,6 @@ options:
       - Omitted - every entry applies.
     type: str
     choices: [master, worker]
-  executable:
-    description: Path of C(kesl-control).
-    type: path
-    default: /opt/kaspersky/kesl/bin/kesl-control
-  output_format:
-    description:
-      - V(auto) uses C(--json) from KESL 12 on and the text and INI forms on 11.x.
-      - V(json) and V(text) force one form (for a KESL whose JSON differs from what the module expects).
-    type: str
-    choices: [auto, json, text]
-    default: auto
 notes:
   - Needs root (or the KESL admin role) on the node; use C(become).
 seealso:
@@ -232,7 +222,7 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    DEFAULT_EXCLUSION_TASKS, DEFAULT_EXECUTABLE, ON_DEMAND_SCAN_TYPES, STOPPED_STATES, KeslControl, KeslError,
+    COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, ON_DEMAND_SCAN_TYPES, STOPPED_STATES, KeslControl, KeslError,
     KeslInputError, describe_exclusions, normalize_exclusions, plan_exclusions, public_exclusion,
     select_exclusion_tasks)
 
@@ -282,13 +272,12 @@ def run_module(module, ctl):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
             exclusions=dict(type="list", elements="raw", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             tasks=dict(type="list", elements="str", default=list(DEFAULT_EXCLUSION_TASKS)),
             user_ods_tasks=dict(type="bool", default=True),
             node_role=dict(type="str", choices=["master", "worker"]),
-            executable=dict(type="path", default=DEFAULT_EXECUTABLE),
-            output_format=dict(type="str", choices=["auto", "json", "text"], default="auto"),
         ),
         supports_check_mode=True,
     )

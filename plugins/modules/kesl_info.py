@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
   - auditops.deckhouse.attributes.INFO_MODULE
+  - auditops.deckhouse.kesl
 attributes:
   idempotent:
     support: full
@@ -41,16 +42,6 @@ options:
     description: Add the autostart flag of each task (one C(--export-settings) call).
     type: bool
     default: false
-  executable:
-    description: Path of C(kesl-control).
-    type: path
-    default: /opt/kaspersky/kesl/bin/kesl-control
-  output_format:
-    description:
-      - V(auto) uses C(--json) from KESL 12 on and the text form on 11.x; V(json) and V(text) force one form.
-    type: str
-    choices: [auto, json, text]
-    default: auto
 notes:
   - Needs root (or a KESL role that may read settings) on the node; use C(become).
 seealso:
@@ -148,7 +139,7 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    DEFAULT_EXECUTABLE, EXCLUSION_TYPES, MONITORING_TYPES, SCAN_FILE, KeslControl, KeslError, KeslInputError,
+    COMMON_ARGUMENT_SPEC, EXCLUSION_TYPES, MONITORING_TYPES, SCAN_FILE, KeslControl, KeslError, KeslInputError,
     autostart_from_export, json_supported, public_exclusion, select_exclusion_tasks)
 
 
@@ -186,11 +177,10 @@ def run_module(module, ctl):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
             exclusions=dict(type="bool", default=True),
             exclusion_tasks=dict(type="list", elements="str"),
             autostart=dict(type="bool", default=False),
-            executable=dict(type="path", default=DEFAULT_EXECUTABLE),
-            output_format=dict(type="str", choices=["auto", "json", "text"], default="auto"),
         ),
         supports_check_mode=True,
     )

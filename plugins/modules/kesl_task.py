@@ -31,6 +31,7 @@ author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
+  - auditops.deckhouse.kesl
 attributes:
   check_mode:
     support: full
@@ -69,16 +70,6 @@ options:
         RV(missing) instead of failing.
     type: bool
     default: false
-  executable:
-    description: Path of C(kesl-control).
-    type: path
-    default: /opt/kaspersky/kesl/bin/kesl-control
-  output_format:
-    description:
-      - V(auto) uses C(--json) from KESL 12 on and the text form on 11.x; V(json) and V(text) force one form.
-    type: str
-    choices: [auto, json, text]
-    default: auto
 notes:
   - Needs root (or the KESL admin role) on the node; use C(become).
   - Whether C(--stop-task) persists the C(Active) flag is not documented by Kaspersky; the module checks it
@@ -178,7 +169,7 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    DEFAULT_EXECUTABLE, MONITORING_TYPES, STARTED_STATES, STOPPED_STATES, KeslControl, KeslError, KeslInputError,
+    COMMON_ARGUMENT_SPEC, MONITORING_TYPES, STARTED_STATES, STOPPED_STATES, KeslControl, KeslError, KeslInputError,
     autostart_from_export, export_with_active, resolve_tasks)
 
 
@@ -270,12 +261,11 @@ def run_module(module, ctl):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
             tasks=dict(type="list", elements="str", required=True),
             state=dict(type="str", choices=["stopped", "started"], default="stopped"),
             persistent=dict(type="bool", default=True),
             ignore_missing=dict(type="bool", default=False),
-            executable=dict(type="path", default=DEFAULT_EXECUTABLE),
-            output_format=dict(type="str", choices=["auto", "json", "text"], default="auto"),
         ),
         supports_check_mode=True,
     )
