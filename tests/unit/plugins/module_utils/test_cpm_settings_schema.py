@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The committed settings schema module is what tools/gen_cpm_settings_schema.py makes of the reference files."""
 
-import importlib.util
 import os
+import sys
 
 import pytest
 import yaml
@@ -13,32 +13,26 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-GENERATOR = os.path.join(ROOT, "tools", "gen_cpm_settings_schema.py")
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_cpm_settings_schema.py")
 SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import gen_cpm_settings_schema as generator  # noqa: E402  (tools/ is not a package)
+
 needs_source = pytest.mark.skipif(not os.path.isdir(SOURCE),
                                   reason="reference files (../shared/reference/deckhouse) not available")
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("gen_cpm_settings_schema", GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @needs_source
 def test_committed_schema_is_fresh():
     with open(OUTPUT) as handle:
         committed = handle.read()
-    assert _generator().generate(SOURCE) == committed, "stale: run python tools/gen_cpm_settings_schema.py"
+    assert generator.generate(SOURCE) == committed, "stale: run python tools/gen_cpm_settings_schema.py"
 
 
 @needs_source
 def test_check_mode_detects_a_stale_file(tmp_path):
     stale = tmp_path / "schema.py"
     stale.write_text("SNAPSHOTS = {}\n")
-    generator = _generator()
     assert generator.main(["--check", "--output", str(stale)]) == 1
     assert generator.main(["--output", str(stale)]) == 0
     assert generator.main(["--check", "--output", str(stale)]) == 0
@@ -46,7 +40,6 @@ def test_check_mode_detects_a_stale_file(tmp_path):
 
 @needs_source
 def test_a_changed_reference_file_makes_the_module_stale(tmp_path):
-    generator = _generator()
     for name in os.listdir(SOURCE):
         if name.startswith("control-plane-manager-openapi-config-values"):
             (tmp_path / name).write_bytes(open(os.path.join(SOURCE, name), "rb").read())
@@ -59,7 +52,7 @@ def test_a_changed_reference_file_makes_the_module_stale(tmp_path):
 
 @needs_source
 def test_snapshots_keep_the_audit_keys_of_the_source():
-    files = _generator().SNAPSHOTS
+    files = generator.SNAPSHOTS
     for name, snapshot in SNAPSHOTS.items():
         with open(os.path.join(SOURCE, files[name]["file"])) as handle:
             source = yaml.safe_load(handle)
