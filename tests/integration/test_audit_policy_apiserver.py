@@ -11,12 +11,7 @@
    list secrets, watch, /healthz, anonymous) are made and the levels and stages in the audit log must
    equal what audit_level predicts."""
 
-import json
 import os
-import ssl
-import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -24,6 +19,8 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.filter.audit import audit_level
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
+from ansible_collections.auditops.deckhouse.tests.integration._apiserver_traffic import (
+    events_by_audit_id, send, wait_log_quiet)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -178,37 +175,6 @@ REQUESTS = [
 ]
 
 
-def _send(api, method, path, body, anonymous, audit_id):
-    ctx = ssl.create_default_context(cafile=api.ca_file)
-    if not anonymous:
-        ctx.load_cert_chain(api.client_cert, api.client_key)
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(api.server + path, data=data, method=method)
-    req.add_header("Audit-ID", audit_id)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-            resp.read()
-            return resp.status
-    except urllib.error.HTTPError as err:
-        err.read()
-        return err.code
-
-
-def _events(log_path):
-    found = {}
-    if not os.path.exists(log_path):
-        return found
-    with open(log_path) as handle:
-        for line in handle:
-            line = line.strip()
-            if line:
-                event = json.loads(line)
-                found.setdefault(event["auditID"], []).append(event)
-    return found
-
-
 def _run_requests(apiserver_runner, tmp_path, policy_text):
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(policy_text)
@@ -217,17 +183,10 @@ def _run_requests(apiserver_runner, tmp_path, policy_text):
     with apiserver_runner.serve(["--audit-policy-file=%s" % policy_path, "--audit-log-path=" + log_path]) as api:
         for label, method, path, body, anonymous, request in REQUESTS:
             audit_id = str(uuid.uuid4())
-            status = _send(api, method, path, body, anonymous, audit_id)
+            status = send(api, method, path, body, anonymous, audit_id)
             sent.append((label, audit_id, status, request))
-        # The ResponseComplete event is written when the handler returns; wait until the log is quiet.
-        previous, deadline = None, time.monotonic() + 20
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            current = os.path.getsize(log_path) if os.path.exists(log_path) else 0
-            if current == previous:
-                break
-            previous = current
-        events = _events(log_path)
+        wait_log_quiet(log_path)
+        events = events_by_audit_id(log_path)
     return sent, events
 
 
