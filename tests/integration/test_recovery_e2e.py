@@ -200,6 +200,17 @@ def report_from(output):
     return decoder.raw_decode(output[start:])[0]["msg"]
 
 
+def apiserver_pods(master):
+    """IDs of the kube-apiserver pod sandboxes on the master, as the role lists them."""
+    return master.crictl("pods", "--quiet", "--namespace", "kube-system", "--name", "^kube-apiserver").stdout.split()
+
+
+def stopped_pods(output):
+    """The pod IDs the role's crictl stopp task looped over, from the playbook output."""
+    start = output.index("Stop the kube-apiserver pods (crictl)]")
+    return re.findall(r"\(item=([0-9a-f]+)\)", output[start:output.index("TASK [", start)])
+
+
 @pytest.mark.parametrize("case,policy,error,secret_action", CASES, ids=[c[0] for c in CASES])
 def test_broken_audit_policy_is_recovered(master, tmp_path, capsys, case, policy, error, secret_action):
     make_healthy(master, "healthy-" + case)
@@ -226,8 +237,12 @@ def test_broken_audit_policy_is_recovered(master, tmp_path, capsys, case, policy
             assert handle.read() == broken_manifest
         assert sorted(os.listdir(master.backup_dir)) == backups
 
+    pods_before = apiserver_pods(master)
     output, to_healthy, total = run_recovery(master, tmp_path, secret_action)
     report = report_from(output)
+    # The role stopped pods recorded before its edit, none the kubelet started from the edited manifest.
+    stopped = stopped_pods(output)
+    assert stopped and set(stopped) <= set(pods_before), (stopped, pods_before)
     with capsys.disabled():
         print("\n[recovery e2e] %-14s playbook start -> /readyz 200: %5.1f s (playbook total %5.1f s; role: %s; secret %s)"
               % (case, to_healthy, total, report["action"], secret_action))
