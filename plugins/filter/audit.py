@@ -2,8 +2,8 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters audit_level and audit_policy_validate (documentation in audit_level.yml and
-audit_policy_validate.yml next to this file)."""
+"""Filters audit_level, audit_policy_validate and simulation_summary (documentation in the .yml file of
+each next to this one)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import summary_line
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
     DEFAULT_KUBERNETES_VERSION,
     PolicyError,
@@ -69,9 +70,21 @@ def audit_policy_validate(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION,
     return out
 
 
+def simulation_summary(result):
+    """One line for a result of the audit_policy_simulate module."""
+    if not isinstance(result, dict):
+        raise AnsibleFilterError("simulation_summary: expects one item of audit_policy_simulate's results, got %s"
+                                 % type(result).__name__)
+    missing = sorted(set(("name", "events", "bytes", "estimated_body_bytes", "mb_per_day", "security")) - set(result))
+    if missing:
+        raise AnsibleFilterError("simulation_summary: not an audit_policy_simulate result (no %s)" % ", ".join(missing))
+    return summary_line(_plain(result))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "audit_level": audit_level,
             "audit_policy_validate": audit_policy_validate,
+            "simulation_summary": simulation_summary,
         }

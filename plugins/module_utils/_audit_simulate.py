@@ -609,6 +609,20 @@ def _short(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def summary_line(result):
+    """One line per result, for people: rate, volume, retention and the security requests it loses."""
+    if result.get("mb_per_day") is None:
+        volume = "%d events, %s (no time span to project)" % (result["events"], _human(result["bytes"]))
+    else:
+        volume = "%.1f events/s, %.1f MiB/day, keeps %.1f h of events (limited by %s)" % (
+            result["events_per_second"], result["mb_per_day"], result["retention_hours"], result["retention_limited_by"])
+    lost = ["%d %s" % (values["lost"], name) for name, values in sorted(result["security"].items()) if values["lost"]]
+    estimated = ""
+    if result["bytes"] and result["estimated_body_bytes"]:
+        estimated = "; %d%% of the bytes are estimated bodies" % round(100.0 * result["estimated_body_bytes"] / result["bytes"])
+    return "%s: %s; loses %s%s" % (result["name"], volume, ", ".join(lost) or "no security-relevant request", estimated)
+
+
 # --- command line (python -m ...; modules use simulate() only) -----------------------------------------------------------------------------
 
 def _human(size):

@@ -316,3 +316,43 @@ def test_recover_apiserver_check_mode_leaves_a_healthy_master_alone(play, k8s_cl
     assert report["removed_flags"] == [] and report["restarted"].strip().startswith("not attempted")
     assert manifest.read_bytes() == original
     assert not backups.exists()
+
+
+# --- simulate ------------------------------------------------------------------------------------------------
+
+def _busy_log(path, requests=100, seconds=10):
+    """``requests`` secret reads by alice, evenly over ``seconds``: ~10 events a second."""
+    with open(str(path), "w") as handle:
+        for index in range(requests):
+            stamp = "2026-11-23T10:00:%09.6fZ" % (index * float(seconds) / requests)
+            handle.write(json.dumps({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "id-%d" % index,
+                "stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/prod/secrets/db", "verb": "get",
+                "user": {"username": "alice", "groups": ["system:authenticated"]},
+                "objectRef": {"resource": "secrets", "namespace": "prod", "name": "db", "apiVersion": "v1"},
+                "responseStatus": {"metadata": {}, "code": 200},
+                "requestReceivedTimestamp": stamp, "stageTimestamp": stamp}) + "\n")
+
+
+def test_simulate_reports_every_candidate_and_gates_on_retention(play, tmp_path):
+    log = tmp_path / "audit.log"
+    _busy_log(log)
+    common = {"auditops_masters_hosts": "localhost", "simulate_become": False, "simulate_log": str(log)}
+    run = play("auditops.deckhouse.simulate", common)
+    assert run.rc == 0, run
+    message = run.results("Show the comparison")["localhost"]["msg"]
+    assert "100 requests in 9.9 s" in message
+    for preset in ("minimal", "security", "comprehensive"):
+        assert "%s: " % preset in message
+    assert run.changed() == 0
+    # 1 MiB x 1 file at ~10 events a second lasts minutes: a 1 hour minimum fails, naming the policy.
+    gated = play("auditops.deckhouse.simulate", dict(common, simulate_min_retention_hours=1,
+                                                     simulate_rotation={"max_size_mb": 1, "max_backups": 1},
+                                                     simulate_policies=[{"name": "metadata", "target": "kubeadm",
+                                                                         "policy": {"apiVersion": "audit.k8s.io/v1",
+                                                                                    "kind": "Policy",
+                                                                                    "rules": [{"level": "Metadata"}]}}]))
+    assert gated.rc != 0
+    items = gated.results("Check every candidate keeps enough hours of events")["localhost"]["results"]
+    assert [item["failed"] for item in items] == [True]
+    assert "metadata keeps 0.0" in items[0]["msg"] and "simulate_min_retention_hours=1" in items[0]["msg"]

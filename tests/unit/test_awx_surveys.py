@@ -273,9 +273,9 @@ def test_job_templates_point_at_the_wrappers_and_load_the_surveys():
     assert args["playbook"] == "awx/{{ item.playbook }}.yml"
     assert "'surveys/' ~ item.playbook ~ '.json'" in args["survey_spec"]
     assert args["survey_enabled"] is True
-    # Changing playbooks ask for check mode and diff at launch; the read-only one does not need to.
+    # Changing playbooks ask for check mode and diff at launch; the read-only ones do not need to.
     for template in job_templates():
-        assert template["changes"] == (template["playbook"] != "verify")
+        assert template["changes"] == (template["playbook"] not in ("verify", "simulate"))
 
 
 @pytest.mark.parametrize("template", [t["playbook"] for t in job_templates()])

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.auditops.deckhouse.plugins.filter.audit import FilterModule, audit_level, audit_policy_validate
+from ansible_collections.auditops.deckhouse.plugins.filter.audit import (
+    FilterModule, audit_level, audit_policy_validate, simulation_summary)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FILTER_DIR = os.path.join(ROOT, "plugins", "filter")
@@ -34,7 +35,7 @@ ALICE = {"user": "alice", "groups": ["system:authenticated"]}
 
 
 def test_filters_are_registered():
-    assert sorted(FilterModule().filters()) == ["audit_level", "audit_policy_validate"]
+    assert sorted(FilterModule().filters()) == ["audit_level", "audit_policy_validate", "simulation_summary"]
 
 
 @pytest.mark.parametrize("request_,level,stages", [
@@ -91,13 +92,34 @@ def test_audit_policy_validate():
     assert "effective_policy" not in good
 
 
-@pytest.mark.parametrize("name", ["audit_level", "audit_policy_validate"])
+@pytest.mark.parametrize("name", ["audit_level", "audit_policy_validate", "simulation_summary"])
 def test_filter_documentation_files(name):
     with open(os.path.join(FILTER_DIR, name + ".yml")) as handle:
         doc = yaml.safe_load(handle)
     assert doc["DOCUMENTATION"]["name"] == name
     assert "_input" in doc["DOCUMENTATION"]["options"] and "_value" in doc["RETURN"]
     assert doc["EXAMPLES"].strip()
+
+
+SECURITY = {"pod_exec_attach": {"requests": 2, "recorded": 0, "lost": 2, "with_body": 0},
+            "secrets_access": {"requests": 5, "recorded": 5, "lost": 0, "with_body": 0}}
+
+
+def test_simulation_summary():
+    result = {"name": "security", "events": 4100, "bytes": 52000000, "estimated_body_bytes": 13000000,
+              "events_per_second": 47.5, "mb_per_day": 4962.31, "retention_hours": 4.836, "retention_limited_by": "size",
+              "security": SECURITY}
+    assert simulation_summary(result) == (
+        "security: 47.5 events/s, 4962.3 MiB/day, keeps 4.8 h of events (limited by size); loses 2 pod_exec_attach; "
+        "25% of the bytes are estimated bodies")
+    result.update(mb_per_day=None, events_per_second=None, retention_hours=None, estimated_body_bytes=0,
+                  security={"secrets_access": SECURITY["secrets_access"]})
+    assert simulation_summary(result) == "security: 4100 events, 49.6 MiB (no time span to project); " \
+        "loses no security-relevant request"
+    with pytest.raises(AnsibleFilterError, match="not an audit_policy_simulate result .no bytes"):
+        simulation_summary({"name": "x", "events": 1, "estimated_body_bytes": 0, "mb_per_day": None, "security": {}})
+    with pytest.raises(AnsibleFilterError, match="expects one item"):
+        simulation_summary([result])
 
 
 PLAYBOOK = """
