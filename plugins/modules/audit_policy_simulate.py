@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: audit_policy_simulate
 short_description: Replay an existing audit log against candidate audit policies before deploying one
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads an audit log (JSON lines of C(audit.k8s.io/v1) Events, plain or gzip) on the host the task runs on - a
     master's C(/var/log/kube-audit/audit.log), or a local copy on the controller (C(delegate_to) V(localhost)) - and decides every
