@@ -206,7 +206,7 @@ class Cluster(object):
         self.rng = rng
         self.now = START_US
         self.rv = 48213377
-        self.pods = {ns: ["%s-%s-%s" % (app, self._hex(10), self._hex(5)) for app in APPS[:6] for _ in range(2)]
+        self.pods = {ns: ["%s-%s-%s" % (app, self._hex(10), self._hex(5)) for app in APPS[:6] for _copy in range(2)]
                      for ns in APP_NAMESPACES}
         self.users = {}
 
@@ -312,9 +312,9 @@ class Cluster(object):
 
     def _pod(self, namespace, name, node=None, privileged=False, generate=False, status=True):
         app = name.split("-")[0]
-        spec = {"volumes": [{"name": "kube-api-access", "projected": {"sources": [
-                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}],
+        sources = [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                   {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        spec = {"volumes": [{"name": "kube-api-access", "projected": {"sources": sources}}],
                 "containers": [self._container(app, privileged)], "restartPolicy": "Always",
                 "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst", "serviceAccountName": "default",
                 "securityContext": {}, "schedulerName": "default-scheduler",
@@ -353,8 +353,8 @@ class Cluster(object):
                   "images": images}
         labels = {"kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "node.deckhouse.io/group":
                   "master" if node in MASTERS else "worker"}
-        return self._object("Node", "v1", node, "", {"spec": {"podCIDR": "10.111.%d.0/24" % NODES.index(node)},
-                                                   "status": status}, labels=labels, manager="kubelet")
+        body = {"spec": {"podCIDR": "10.111.%d.0/24" % NODES.index(node)}, "status": status}
+        return self._object("Node", "v1", node, "", body, labels=labels, manager="kubelet")
 
     def _node_conditions(self):
         beat = _stamp(self.now)
@@ -685,9 +685,10 @@ class Cluster(object):
             table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": self._next_rv()},
                      "columnDefinitions": [{"name": column, "type": "string", "format": "", "description": column,
                                             "priority": 0} for column in ("Name", "Ready", "Status", "Restarts", "Age")],
-                     "rows": [{"cells": [name, "1/1", "Running", 0, "3d"], "object": {
-                         "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {
-                             "name": name, "namespace": namespace, "uid": _uid(namespace, name)}}}
+                     "rows": [{"cells": [name, "1/1", "Running", 0, "3d"],
+                               "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                          "metadata": {"name": name, "namespace": namespace,
+                                                       "uid": _uid(namespace, name)}}}
                               for name in self.pods[namespace]]}
             return Request("list", "/api/v1/namespaces/%s/pods?limit=500" % namespace, user, ips, agent,
                            _ref("pods", namespace), 200, None, dumps(table), self.rng.randrange(3000, 60000), annotations)
@@ -706,8 +707,8 @@ class Cluster(object):
         _name, user, ips, agent, annotations = self._person()
         namespace = self._pick(APP_NAMESPACES)
         name = self._pick(APPS)
-        patch = {"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": dumps(
-            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace}})}},
+        applied = dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace}})
+        patch = {"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied}},
                  "spec": {"template": {"spec": {"containers": [{"name": name, "image": self._pick(IMAGES)}]}}}}
         body = self._object("Deployment", "apps/v1", name, namespace,
                             {"spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": {

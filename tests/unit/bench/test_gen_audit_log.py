@@ -138,9 +138,7 @@ def test_the_mix_has_every_kind_of_traffic_the_benchmarks_need(log):
 
 
 def test_same_seed_same_log_other_seed_other_log(gen):
-    one, _ = _text(gen, events=3000, seed=5)
-    again, _ = _text(gen, events=3000, seed=5)
-    other, _ = _text(gen, events=3000, seed=6)
+    one, again, other = (_text(gen, events=3000, seed=seed)[0] for seed in (5, 5, 6))
     assert one == again
     assert one != other
 

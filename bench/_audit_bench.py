@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shared by the audit benchmarks (bench_simulator.py, bench_policy_eval.py, bench_presets.py): the
+collection's engines, the synthetic log they run on, a child process measured for time and peak memory,
+and the comparison table."""
+
+import os
+import subprocess
+import sys
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+for _path in (os.path.join(ROOT, "tests"), BENCH):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+import conftest  # noqa: E402,F401 (side effect: the collection becomes importable) pylint: disable=unused-import,wrong-import-position
+import gen_audit_log  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_simulate as simulator  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import
+
+MIB = 1024 * 1024
+
+
+class BenchError(RuntimeError):
+    """The numbers would be meaningless (a tool failed, or two tools disagree); exit 1 with the message."""
+
+
+def synthetic_log(size=None, events=None, seed=7):
+    """Path of the cached synthetic log (generated on the first call, with progress on stderr)."""
+    started = time.monotonic()
+
+    def progress(done, count):
+        sys.stderr.write("  generating the synthetic log: %d MiB, %d events, %.0f s\n" % (
+            done // MIB, count, time.monotonic() - started))
+
+    return gen_audit_log.cached_log(size=size, events=events, seed=seed, progress=progress)
+
+
+def count_lines(path):
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(MIB), b""))
+
+
+def measure(cmd, stdout=subprocess.PIPE):
+    """Run ``cmd`` (stderr passes through, so progress stays visible); returns (wall seconds, peak RSS in
+    bytes of that process, its stdout). BenchError when it fails."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=stdout)  # pylint: disable=consider-using-with
+    out = proc.stdout.read() if proc.stdout else b""
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stdout:
+        proc.stdout.close()
+    if proc.returncode:
+        raise BenchError("%s exited with %d" % (" ".join(cmd), proc.returncode))
+    return seconds, usage.ru_maxrss * 1024, out  # Linux reports ru_maxrss in KiB
+
+
+def worker_command(script, *args):
+    """This Python running a bench script in worker mode (a fresh process, so its memory is its own)."""
+    return [sys.executable, script, "--worker"] + list(args)
+
+
+def format_table(headers, rows):
+    """A Markdown table, numbers right-aligned: it pastes into docs/benchmarks.md as it is."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max([len(title)] + [len(row[index]) for row in cells]) for index, title in enumerate(headers)]
+    numeric = [bool(cells) and all(_number(row[index]) for row in cells) for index in range(len(headers))]
+
+    def line(values):
+        return "| " + " | ".join(value.rjust(widths[index]) if numeric[index] else value.ljust(widths[index])
+                                 for index, value in enumerate(values)) + " |"
+    separator = "|" + "|".join("-" * (width + 1) + (":" if right else "-") for width, right in zip(widths, numeric)) + "|"
+    return "\n".join([line(headers), separator] + [line(row) for row in cells])
+
+
+def _number(text):
+    try:
+        float(text.replace(",", "").rstrip("x%"))
+    except ValueError:
+        return False
+    return True
+
+
+def run_main(main):
+    """Exit code of a benchmark's main(): 1 with the message on BenchError."""
+    try:
+        return main()
+    except BenchError as exc:
+        sys.stderr.write("FAILED: %s\n" % exc)
+        return 1
