@@ -115,65 +115,91 @@ def parse_timestamp(text):
     return seconds
 
 
-def request_from_event(event):
-    """The request description the policy engine decides on (engine.normalize_request's shape), read from
-    an audit event. The policy sees the authenticated user, not an impersonated one (the audit filter runs
-    before impersonation); a failed authentication has an empty user. ValueError when a field has the
-    wrong type."""
-    user = event.get("user") or {}
-    if not isinstance(user, dict):
+def request_key(event):
+    """The request an event belongs to, as a hashable key: (user, groups, verb, namespace, api_group,
+    resource, subresource, name, path). The policy sees the authenticated user, not an impersonated one
+    (the audit filter runs before impersonation); a failed authentication has no user. Only the event's
+    structure is checked here (ValueError); the values' types are checked once per distinct key, by
+    ``_request_from_key``."""
+    user = event.get("user")
+    if user is None:
+        user = {}
+    elif not isinstance(user, dict):
         raise ValueError("user is not an object")
-    username = user.get("username") or None
-    groups = user.get("groups") or []
+    groups = user.get("groups")
+    if groups is None:
+        groups = ()
+    elif isinstance(groups, list):
+        groups = tuple(groups)
+    else:
+        raise ValueError("user.groups is not a list of strings")
     ref = event.get("objectRef")
     if ref is not None and not isinstance(ref, dict):
         raise ValueError("objectRef is not an object")
-    verb = event.get("verb")
-    if not isinstance(verb, str):
-        raise ValueError("verb is missing")
     if ref and ref.get("resource"):
-        request = {"user": username, "groups": groups, "verb": verb, "namespace": ref.get("namespace") or "",
-                   "api_group": ref.get("apiGroup") or "", "resource": ref["resource"],
-                   "subresource": ref.get("subresource") or "", "name": ref.get("name") or "", "path": "",
-                   "resource_request": True}
-    else:
-        uri = event.get("requestURI") or ""
-        if not isinstance(uri, str):
-            raise ValueError("requestURI is not a string")
-        request = {"user": username, "groups": groups, "verb": verb, "namespace": "", "api_group": "",
-                   "resource": "", "subresource": "", "name": "", "path": uri.split("?", 1)[0],
-                   "resource_request": False}
-    for key, value in request.items():
-        if key == "groups":
-            if not isinstance(value, list) or not all(isinstance(group, str) for group in value):
-                raise ValueError("user.groups is not a list of strings")
-        elif key != "resource_request" and value is not None and not isinstance(value, str):
-            raise ValueError("%s is not a string" % key)
+        return (user.get("username") or None, groups, event.get("verb"), ref.get("namespace") or "",
+                ref.get("apiGroup") or "", ref["resource"], ref.get("subresource") or "", ref.get("name") or "", "")
+    uri = event.get("requestURI") or ""
+    if not isinstance(uri, str):
+        raise ValueError("requestURI is not a string")
+    return (user.get("username") or None, groups, event.get("verb"), "", "", "", "", "", uri.split("?", 1)[0])
+
+
+_KEY_FIELDS = ("user", "groups", "verb", "namespace", "api_group", "resource", "subresource", "name", "path")
+
+
+def _request_from_key(key):
+    """The request description the policy engine decides on (engine.normalize_request's shape); ValueError
+    when a field has the wrong type."""
+    request = dict(zip(_KEY_FIELDS, key))
+    if not isinstance(request["verb"], str):
+        raise ValueError("verb is missing")
+    if request["user"] is not None and not isinstance(request["user"], str):
+        raise ValueError("user.username is not a string")
+    if not all(isinstance(group, str) for group in request["groups"]):
+        raise ValueError("user.groups is not a list of strings")
+    for field in _KEY_FIELDS[3:]:
+        if not isinstance(request[field], str):
+            raise ValueError("%s is not a string" % field)
+    request["groups"] = list(request["groups"])
+    request["resource_request"] = bool(request["resource"])
     return request
 
 
+def request_from_event(event):
+    """The request description the policy engine decides on, read from an audit event (ValueError when
+    the event's fields have the wrong structure or types)."""
+    return _request_from_key(request_key(event))
+
+
+def _body_spans(line):
+    """(request key offset or -1, response key offset or -1, offset of the timestamps) of the top-level
+    bodies in a raw line as kube-apiserver writes it (bodies just before requestReceivedTimestamp). None when
+    the line is laid out otherwise, or when a body key also appears inside a body, which would make the
+    offsets ambiguous."""
+    end = line.rfind(_KEY_RECEIVED)
+    if end < 0 or line.count(_KEY_RECEIVED) != 1:
+        return None
+    response = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
+    request = line.rfind(_KEY_REQUEST_OBJECT, 0, response if response >= 0 else end)
+    if (response >= 0 and line.count(_KEY_RESPONSE_OBJECT) != 1) or \
+            (request >= 0 and line.count(_KEY_REQUEST_OBJECT) != 1):
+        return None
+    return request, response, end
+
+
 def body_sizes(line, event):
-    """Bytes of the top-level requestObject and responseObject (with their keys) in the raw line. The
-    apiserver writes them after objectRef/responseStatus and before the timestamps, so they are found
-    from the end of the line; a line written another way falls back to re-encoding them."""
+    """Bytes of the top-level requestObject and responseObject (with their keys) in the raw line; measured
+    on the line where its layout allows it, else by encoding them again."""
     has_request, has_response = "requestObject" in event, "responseObject" in event
     if not has_request and not has_response:
         return 0, 0
-    end = line.rfind(_KEY_RECEIVED)
-    if end < 0:
-        end = line.rfind(b"}")
-    request_size = response_size = 0
-    if has_response:
-        start = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
-        if start < 0:
-            return _encoded_sizes(event)
-        response_size, end = end - start, start
-    if has_request:
-        start = line.rfind(_KEY_REQUEST_OBJECT, 0, end)
-        if start < 0:
-            return _encoded_sizes(event)
-        request_size = end - start
-    return request_size, response_size
+    spans = _body_spans(line)
+    if spans is None or (spans[0] >= 0) != has_request or (spans[1] >= 0) != has_response:
+        return _encoded_sizes(event)
+    request, response, end = spans
+    request_end = response if response >= 0 else end
+    return (request_end - request if request >= 0 else 0), (end - response if response >= 0 else 0)
 
 
 def _encoded_sizes(event):
@@ -184,6 +210,59 @@ def _encoded_sizes(event):
         else:
             sizes.append(0)
     return sizes[0], sizes[1]
+
+
+class Line(object):
+    """One log line read: the event without its bodies, the bodies' sizes in bytes (with their keys),
+    the raw or parsed request body (for the privileged-pod check) and the size of the rest."""
+
+    __slots__ = ("event", "request_size", "response_size", "request_body", "meta_size")
+
+    def __init__(self, event, request_size, response_size, request_body, meta_size):
+        self.event = event
+        self.request_size = request_size
+        self.response_size = response_size
+        self.request_body = request_body   # bytes (not parsed yet), the parsed object, or None
+        self.meta_size = meta_size         # bytes without bodies and without the newline
+
+    def request_object(self):
+        if isinstance(self.request_body, bytes):
+            try:
+                return json.loads(self.request_body)
+            except ValueError:
+                return None
+        return self.request_body
+
+
+_DECODE = json.JSONDecoder().decode  # json.loads without its per-call encoding detection
+
+
+def _loads(raw):
+    return _DECODE(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError too
+
+
+def read_line(line, loads=_loads):
+    """Parse one raw log line (bytes). The bodies - most of a RequestResponse log - are measured and cut
+    from the raw line rather than parsed: kube-apiserver writes them just before the timestamps, so they
+    are found from the end. A line written another way is parsed whole. ValueError when it is not JSON."""
+    spans = _body_spans(line) if _KEY_REQUEST_OBJECT in line or _KEY_RESPONSE_OBJECT in line else None
+    if spans is not None:
+        request, response, end = spans
+        start = request if request >= 0 else response
+        request_end = response if response >= 0 else end
+        if start >= 0:
+            event = loads(line[:start] + line[end:])
+            # A body written after the timestamps (another key order) is still in the event: parse whole.
+            if isinstance(event, dict) and "requestObject" not in event and "responseObject" not in event:
+                return Line(event, request_end - request if request >= 0 else 0, end - response if response >= 0 else 0,
+                            line[request + len(_KEY_REQUEST_OBJECT):request_end] if request >= 0 else None,
+                            len(line.rstrip(b"\r\n")) - (end - start))
+    event = loads(line)
+    if not isinstance(event, dict):
+        return Line(event, 0, 0, None, 0)
+    request_size, response_size = body_sizes(line, event)
+    return Line(event, request_size, response_size, event.get("requestObject"),
+                len(line.rstrip(b"\r\n")) - request_size - response_size)
 
 
 def _privileged(body):
@@ -201,6 +280,14 @@ def _privileged(body):
 
 def security_categories(request, event):
     """The SECURITY_CATEGORIES a request belongs to (``event`` is its last event, for the body)."""
+    found = list(_request_categories(request))
+    if _may_be_privileged(request) and _privileged(event.get("requestObject")):
+        found.append("privileged_pods")
+    return found
+
+
+def _request_categories(request):
+    """The categories a request belongs to whatever its body."""
     found = []
     core = request["resource_request"] and not request["api_group"]
     if core and request["resource"] == "pods" and request["subresource"] in _INTERACTIVE:
@@ -209,10 +296,12 @@ def security_categories(request, event):
         found.append("secrets_access")
     if request["api_group"] == "rbac.authorization.k8s.io" and request["verb"] in _WRITE_VERBS:
         found.append("rbac_changes")
-    if (core and request["resource"] == "pods" and not request["subresource"]
-            and request["verb"] in ("create", "update", "patch") and _privileged(event.get("requestObject"))):
-        found.append("privileged_pods")
-    return found
+    return tuple(found)
+
+
+def _may_be_privileged(request):
+    return (request["resource_request"] and not request["api_group"] and request["resource"] == "pods"
+            and not request["subresource"] and request["verb"] in ("create", "update", "patch"))
 
 
 def _body_kind(request):
@@ -322,55 +411,64 @@ class _Simulation(object):
         self.unfinished = 0
         self.source_levels = dict.fromkeys(LEVELS, 0)
 
-    def decisions(self, request):
-        """Per candidate (level, stages, rule) for a request; repeated requests are looked up."""
-        key = (request["user"], tuple(request["groups"]), request["verb"], request["namespace"],
-               request["api_group"], request["resource"], request["subresource"], request["name"],
-               request["path"])
+    def lookup(self, key):
+        """What is known of a request key: the request, per candidate (level, stages, rule), its security
+        categories, whether a body can make it a privileged pod, its body kind. Computed once per distinct
+        key (bounded cache); ValueError when the key's fields have the wrong types."""
         found = self.cache.get(key)
         if found is None:
+            request = _request_from_key(key)
             if len(self.cache) >= DECISION_CACHE_LIMIT:
                 self.cache.clear()
             long_running = engine.is_long_running(request)
-            found = []
+            decisions = []
             for result in self.results:
                 decision = result.decide(request)
-                found.append((decision.level, tuple(decision.stages(long_running)), decision.rule))
+                if request["user"] is None:
+                    # A failed authentication is one ResponseStarted event (WithFailedAuthenticationAudit).
+                    stages = () if decision.level == "None" or "ResponseStarted" in decision.omit_stages \
+                        else ("ResponseStarted",)
+                else:
+                    stages = tuple(decision.stages(long_running))
+                decisions.append((decision.level, stages, decision.rule))
+            found = (request, decisions, _request_categories(request), _may_be_privileged(request),
+                     _body_kind(request))
             self.cache[key] = found
         return found
 
-    def event(self, line, event, request):
-        """One audit event; the request is accounted at its final event (or when it leaves the pending
-        window / the log ends without one)."""
+    def event(self, read, known):
+        """One audit event (``read``: read_line() of it, ``known``: lookup() of its request); the request is
+        accounted at its final event (or when it leaves the pending window / the log ends without one)."""
+        event = read.event
         audit_id = event.get("auditID")
         stage = event.get("stage")
         entry = self.pending.pop(audit_id, None) if self.pending else None
-        if stage not in FINAL_STAGES:
+        if stage not in FINAL_STAGES and known[0]["user"] is not None:
             if entry is None:
-                entry = [request, event, line, 0, {}]
+                entry = [known, read, 0, {}]
                 if len(self.pending) >= PENDING_LIMIT:
                     oldest = next(iter(self.pending))
                     self.finish(*self.pending.pop(oldest), final=False)
-            entry[3] += 1
-            entry[4][stage] = _metadata_size(line, event)
+            entry[1] = read
+            entry[2] += 1
+            entry[3][stage] = _metadata_size(read)
             self.pending[audit_id] = entry
             return
         if entry is None:
-            self.finish(request, event, line, 1, None, final=True)
+            self.finish(known, read, 1, None, final=True)
         else:
-            self.finish(request, event, line, entry[3] + 1, entry[4], final=True)
+            self.finish(known, read, entry[2] + 1, entry[3], final=True)
 
-    def finish(self, request, event, line, input_events, metas, final):
-        """Account one request for every candidate. ``event``/``line`` is its last event in the log,
-        ``metas`` the metadata sizes of its other stages' events (a stage the log lacks costs what the last
-        event costs)."""
+    def finish(self, known, read, input_events, metas, final):
+        """Account one request for every candidate. ``read`` is its last event in the log, ``metas`` the
+        metadata sizes of its other stages' events (a stage the log lacks costs what the last event costs)."""
         self.requests += 1
-        level_in = event.get("level")
+        level_in = read.event.get("level")
         rank_in = _RANK.get(level_in, 0)
         self.source_levels[level_in if level_in in _RANK else "None"] += input_events
-        request_size, response_size = body_sizes(line, event)
-        meta = _metadata_size(line, event, request_size + response_size)
-        kind = _body_kind(request)
+        request_size, response_size = (read.request_size, read.response_size) if final else (0, 0)
+        meta = _metadata_size(read)
+        _request, decisions, categories, may_be_privileged, kind = known
         # The log shows whether (and how big) a body is only where its own level carried it.
         request_known = final and rank_in >= 2
         response_known = final and rank_in >= 3
@@ -381,8 +479,9 @@ class _Simulation(object):
                 _learn(self.response_bodies, kind, response_size)
         if not final:
             self.unfinished += 1
-        categories = security_categories(request, event)
-        for result, (level, stages, rule) in zip(self.results, self.decisions(request)):
+        if may_be_privileged and final and read.request_body is not None and _privileged(read.request_object()):
+            categories += ("privileged_pods",)
+        for result, (level, stages, rule) in zip(self.results, decisions):
             result.input_events[level] += input_events
             result.requests[level] += 1
             stats = result.rules.get(rule)
@@ -422,8 +521,8 @@ class _Simulation(object):
             result.add_bytes(rule, level, size)
 
     def close(self):
-        for request, event, line, count, metas in list(self.pending.values()):
-            self.finish(request, event, line, count, metas, final=False)
+        for known, read, count, metas in list(self.pending.values()):
+            self.finish(known, read, count, metas, final=False)
         self.pending.clear()
         for result in self.results:
             for (rule, level, kind), (requests, responses) in result.deferred.items():
@@ -433,12 +532,10 @@ class _Simulation(object):
                 result.add_bytes(rule, level, size)
 
 
-def _metadata_size(line, event, bodies=None):
+def _metadata_size(read):
     """Bytes of an event line without its bodies and without its level's name, newline included."""
-    if bodies is None:
-        bodies = sum(body_sizes(line, event))
-    level = event.get("level")
-    return len(line.rstrip(b"\r\n")) + 1 - bodies - (len(level) if isinstance(level, str) else 0)
+    level = read.event.get("level")
+    return read.meta_size + 1 - (len(level) if isinstance(level, str) else 0)
 
 
 def _learn(table, kind, size):
@@ -552,7 +649,6 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
               "bytes": 0, "first_timestamp": None, "last_timestamp": None, "duration_seconds": None,
               "unfinished_requests": 0, "levels": {}}
     first = last = None
-    loads = json.loads
     number = 0
     size = 0
     next_report = time.time() + progress_interval
@@ -564,7 +660,8 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                 progress(number, raw.tell(), total)
                 next_report, reported = time.time() + progress_interval, True
             try:
-                event = loads(line)
+                read = read_line(line)
+                event = read.event
                 if not isinstance(event, dict) or event.get("kind") != "Event" or \
                         not str(event.get("apiVersion", "")).startswith("audit.k8s.io/"):
                     if not line.strip():
@@ -572,13 +669,15 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                     raise ValueError("not an audit.k8s.io Event")
                 if not event.get("auditID") or not isinstance(event.get("stage"), str):
                     raise ValueError("auditID or stage is missing")
-                request = request_from_event(event)
-            except ValueError as exc:
+                known = run.lookup(request_key(event))
+            except (ValueError, TypeError) as exc:
                 if not line.strip():
                     continue
                 source["bad_lines"] += 1
                 if len(source["bad_line_examples"]) < BAD_LINE_EXAMPLES:
-                    source["bad_line_examples"].append({"line": number, "error": _short(exc)})
+                    error = _short(exc) if isinstance(exc, ValueError) else \
+                        "an object or list where a string belongs (%s)" % _short(exc)
+                    source["bad_line_examples"].append({"line": number, "error": error})
                 continue
             source["events"] += 1
             stamp = event.get("stageTimestamp")
@@ -587,7 +686,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                     first = stamp
                 if last is None or stamp > last:
                     last = stamp
-            run.event(line, event, request)
+            run.event(read, known)
     except (IOError, OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise SimulationError("log", "reading %s failed after line %d: %s" % (path, number, exc))
     finally:

@@ -122,6 +122,35 @@ def test_body_sizes_are_the_raw_bytes_of_the_bodies():
     assert sim.body_sizes(b"{}", {"kind": "Event"}) == (0, 0)
 
 
+def test_read_line_cuts_the_bodies_out_of_the_raw_line():
+    data = pod_create("a", body=PRIVILEGED_POD)[1]
+    raw = line(data).encode()
+    read = sim.read_line(raw)
+    assert "requestObject" not in read.event and "responseObject" not in read.event
+    assert read.event == dict((key, value) for key, value in data.items() if not key.endswith("Object"))
+    assert (read.request_size, read.response_size) == sim.body_sizes(raw, data)
+    assert read.meta_size == len(raw) - read.request_size - read.response_size
+    assert read.request_object() == PRIVILEGED_POD
+
+
+@pytest.mark.parametrize("layout", ["sorted keys", "body key nested in a body", "no timestamps"])
+def test_read_line_parses_other_layouts_whole(layout):
+    data = pod_create("a")[1]
+    if layout == "body key nested in a body":
+        data["responseObject"] = {"kind": "ConfigMap", "data": {"x": "y"}, "responseObject": {"a": 1}}
+        raw = line(data).encode()
+    elif layout == "sorted keys":
+        raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    else:
+        del data["requestReceivedTimestamp"], data["stageTimestamp"]
+        raw = line(data).encode()
+    read = sim.read_line(raw)
+    assert read.request_object() == POD
+    sizes = [len(key) + 4 + len(line(data[key]).encode()) for key in ("requestObject", "responseObject")]
+    assert [read.request_size, read.response_size] == sizes
+    assert read.meta_size == len(raw) - sum(sizes)
+
+
 def test_parse_timestamp():
     assert sim.parse_timestamp("1970-01-01T00:01:00Z") == 60
     assert sim.parse_timestamp("1970-01-01T00:00:01.500000Z") == 1.5
@@ -141,6 +170,19 @@ def test_one_request_per_audit_id_and_stages_as_the_candidate_keeps_them(tmp_pat
     assert everything["events"] == 2 and omitting["events"] == 1
     assert everything["by_level"] == {"None": 0, "Metadata": 2, "Request": 0, "RequestResponse": 0}
     assert everything["requests_by_level"]["Metadata"] == 1
+
+
+def test_a_failed_authentication_is_one_response_started_event(tmp_path):
+    failed = event("f", "ResponseStarted", "list", user={}, ref={"resource": "pods"}, level="Metadata", code=401)
+    path = write_log(tmp_path, [failed])
+    omitting = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["ResponseStarted"],
+                "rules": [{"level": "Metadata"}]}
+    users_only = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [
+        {"level": "Metadata", "userGroups": ["system:authenticated"]}]}
+    report = run(path, ("all", ALL_METADATA), ("omitting", omitting), ("users-only", users_only))
+    assert report["input"]["requests"] == 1 and report["input"]["unfinished_requests"] == 0
+    assert [result["events"] for result in report["results"]] == [1, 0, 0]
+    assert report["results"][0]["bytes"] == len(line(failed)) + 1
 
 
 def test_long_running_requests_get_response_started_even_when_the_log_lacks_it(tmp_path):
@@ -297,10 +339,11 @@ def test_lines_that_are_not_audit_events_are_counted_and_skipped(tmp_path):
     events = pod_create("a")
     path = write_log(tmp_path, events, extra_lines=[
         "", "not json", '{"kind": "Pod"}', "[1, 2]", line(dict(events[0], auditID="")),
-        line(dict(events[0], auditID="z", user="alice")), "I1123 10:00:00 AUDIT: id=x"])
+        line(dict(events[0], auditID="z", user="alice")), "I1123 10:00:00 AUDIT: id=x",
+        line(dict(events[0], auditID="y", objectRef={"resource": "pods", "namespace": {"name": "prod"}}))])
     report = run(path, ("m", ALL_METADATA))
     source = report["input"]
-    assert source["events"] == 2 and source["bad_lines"] == 6
+    assert source["events"] == 2 and source["bad_lines"] == 7
     assert [bad["line"] for bad in source["bad_line_examples"]] == [4, 5, 6, 7, 8]
     assert "not an audit.k8s.io Event" in source["bad_line_examples"][1]["error"]
     assert "auditID or stage" in source["bad_line_examples"][3]["error"]
