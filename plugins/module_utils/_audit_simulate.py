@@ -449,7 +449,8 @@ class _Simulation(object):
                 if len(self.pending) >= PENDING_LIMIT:
                     oldest = next(iter(self.pending))
                     self.finish(*self.pending.pop(oldest), final=False)
-            entry[1] = read
+            # Keep only what finish() needs of a waiting event: memory stays small with many open watches.
+            entry[1] = Line({"level": event.get("level")}, 0, 0, None, read.meta_size)
             entry[2] += 1
             entry[3][stage] = _metadata_size(read)
             self.pending[audit_id] = entry
