@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""bench/bench_kuma_apply.py: the seed examples as a user copies them, counting API requests in an audit
+log, reading kubectl's output, and that the role input of the benchmark is the golden files' input.
+The runs themselves are `make bench-smoke`."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.tests.unit.bench import _bench_loader
+
+bench = _bench_loader.load("bench_kuma_apply")
+
+PAGE = """Intro
+
+- Sending logs over UDP:
+
+  ```yaml
+  apiVersion: deckhouse.io/v1alpha1
+  kind: ClusterLogDestination
+  metadata:
+    name: kuma-udp-json
+  spec:
+    socket:
+      address: IP_ADDRESS:PORT # Replace as needed.
+  ---
+  kind: ClusterLoggingConfig
+  metadata:
+    name: kubelet-audit-logs
+  ```
+
+```yaml
+top: level
+```
+"""
+
+
+def test_seed_blocks_are_dedented_yaml_documents():
+    blocks = bench.seed_blocks(PAGE)
+    assert len(blocks) == 2
+    docs = list(yaml.safe_load_all(blocks[0]))
+    assert [d["kind"] for d in docs] == ["ClusterLogDestination", "ClusterLoggingConfig"]
+    assert bench.destination_name(docs) == "kuma-udp-json"
+    assert yaml.safe_load(blocks[1]) == {"top": "level"}
+    assert bench.destination_name([{"kind": "ClusterLoggingConfig", "metadata": {"name": "x"}}, None]) is None
+
+
+def test_user_copy_replaces_the_placeholders_with_the_golden_values():
+    block = bench.seed_blocks(PAGE)[0]
+    copy = bench.user_copy(block, {"spec": {"socket": {"address": "192.0.2.10:5140"}}})
+    assert yaml.safe_load_all(copy).__next__()["spec"]["socket"]["address"] == "192.0.2.10:5140"
+    kafka = "bootstrapServers:\n  - kafka-address:9092 # Replace as needed.\n"
+    assert "kafka.example.com:9092" in bench.user_copy(kafka, {"spec": {"kafka": {"bootstrapServers": ["kafka.example.com:9092"]}}})
+
+
+def test_every_golden_example_has_its_seed_example_and_no_placeholder_is_left():
+    with open(bench.SEED) as handle:
+        blocks = bench.seed_blocks(handle.read())
+    by_name = dict((bench.destination_name(list(yaml.safe_load_all(b))), b) for b in blocks)
+    golden = bench.load_golden()
+    assert list(golden) == ["01-udp-json", "02-tcp-json", "03-tcp-cef", "04-tcp-syslog", "05-kafka"]
+    for _key, (_path, objects) in golden.items():
+        destination = [o for o in objects if o["kind"] == "ClusterLogDestination"][0]
+        copy = bench.user_copy(by_name[destination["metadata"]["name"]], destination)
+        assert not [p for p in bench.PLACEHOLDERS if p in copy]
+        assert len(list(yaml.safe_load_all(copy))) == 2
+
+
+def _event(audit_id, verb, user="auditops-admin", agent="kubectl/v0.0.0 (linux/amd64) kubernetes/$Format", stage="ResponseComplete"):
+    return json.dumps({"kind": "Event", "auditID": audit_id, "stage": stage, "verb": verb,
+                       "user": {"username": user}, "userAgent": agent, "requestURI": "/x"})
+
+
+def test_requests_are_counted_once_per_audit_id_without_loopback():
+    lines = [
+        _event("a", "get"),
+        _event("b", "watch", stage="ResponseStarted"),
+        _event("b", "watch"),
+        _event("c", "create"),
+        _event("d", "patch", agent="Python-urllib/3.11"),
+        _event("e", "get", user="system:apiserver", agent="kube-apiserver/v1.33.13 (linux/amd64) kubernetes/abc"),
+        "",
+    ]
+    counts = bench.count_requests(lines)
+    assert counts["total"] == 4
+    assert (counts["read"], counts["write"]) == (2, 2)
+    assert counts["by_agent"] == {"kubectl": 3, "Python-urllib": 1}
+    assert counts["by_verb"] == {"get": 1, "watch": 1, "create": 1, "patch": 1}
+
+
+def test_audit_log_reads_only_whole_lines_written_after_the_mark(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench.time, "sleep", lambda _seconds: None)
+    path = tmp_path / "audit.log"
+    log = bench.AuditLog(str(path))
+    log.mark()  # no file yet
+    path.write_text(_event("a", "get") + "\n")
+    log.mark()
+    with open(str(path), "a") as handle:
+        handle.write(_event("b", "create") + "\n" + '{"kind": "Ev')
+    assert [json.loads(line)["auditID"] for line in log.since_mark()] == ["b"]
+
+
+def test_kubectl_changed_counts_created_and_configured_objects():
+    out = ("clusterlogdestination.deckhouse.io/kuma-udp-json created\n"
+           "clusterloggingconfig.deckhouse.io/kuma-udp-json-audit configured\n"
+           "clusterlogdestination.deckhouse.io/kuma-tcp-json unchanged\n")
+    assert bench.kubectl_changed(out) == 2
+
+
+@pytest.mark.parametrize("stderr, reason", [
+    ('error: resource mapping not found for name: "kubelet-audit-logs" namespace: "" from "/tmp/bench-kuma-x/seed-01-1.yml": '
+     'no matches for kind "ClusterLoggingConfig" in version "deckhouse.io/v1alpha2"\nensure CRDs are installed first\n',
+     'no matches for kind "ClusterLoggingConfig" in version "deckhouse.io/v1alpha2"'),
+    ('Error from server (BadRequest): error when creating "/tmp/bench-kuma-x/seed-03-0.yml": ClusterLogDestination in version '
+     '"v1alpha1" cannot be handled as a ClusterLogDestination: strict decoding error: unknown field "spec.socket.extraLabels"\n',
+     'strict decoding error: unknown field "spec.socket.extraLabels"'),
+    ('The ClusterLogDestination "x" is invalid: spec.socket.address: Invalid value: "IP_ADDRESS:PORT": spec.socket.address '
+     'in body should match \'^.*:[1-9][0-9]+$\'\n',
+     'Invalid value: "IP_ADDRESS:PORT": spec.socket.address in body should match \'^.*:[1-9][0-9]+$\''),
+    ('error: something else in "/tmp/bench-kuma-x/seed-05-1.yml"\n', 'error: something else in "seed-05-1.yml"'),
+    ("", "(no message)"),
+])
+def test_rejection_reason_keeps_the_server_reason(stderr, reason):
+    assert bench.rejection_reason(stderr) == reason
+
+
+def test_role_input_builds_exactly_the_golden_objects():
+    """bench/vars/kuma_examples.yml is the golden files' input: the role leaves the objects kubectl applies."""
+    with open(bench.ROLE_VARS) as handle:
+        variables = yaml.safe_load(handle)
+    built = ls.build(variables["kuma_log_shipper_destinations"], variables["kuma_log_shipper_sources"], ls.resolve_profile("dkp-1.67"))
+    golden = [obj for _path, objects in bench.load_golden().values() for obj in objects]
+    assert sorted(built["objects"], key=_kind_and_name) == sorted(golden, key=_kind_and_name)
+
+
+def _kind_and_name(obj):
+    return obj["kind"], obj["metadata"]["name"]
+
+
+def test_role_vars_are_cut_down_to_the_chosen_examples(tmp_path):
+    role = bench.Role(["kuma-udp-json"], str(tmp_path))
+    with open(role.vars_file) as handle:
+        variables = json.load(handle)
+    assert [d["name"] for d in variables["kuma_log_shipper_destinations"]] == ["kuma-udp-json"]
+    assert [s["name"] for s in variables["kuma_log_shipper_sources"]] == ["kuma-udp-json-audit"]
+    assert variables["kuma_log_shipper_preflight"] is False
+    assert os.path.exists(role.inventory)
