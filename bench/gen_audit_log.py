@@ -29,7 +29,7 @@ reads, RBAC changes, privileged pods, forbidden and unauthenticated requests.
 Without ``-o`` the log goes to a cache (``~/.cache/auditops-deckhouse/bench``, keyed by the
 parameters and this file's content) and its path is printed; a second call is instant. Sizes
 count uncompressed bytes (``K``, ``M``, ``G`` are powers of 1024); the log never exceeds the size
-or event count asked for and stops within one request of it.
+or event count asked for and stops within one event of it.
 """
 
 import argparse
