@@ -104,7 +104,8 @@ def load_golden():
 
 def count_requests(lines, loopback_users=LOOPBACK_USERS):
     """Requests in audit log lines (JSON events): one per audit ID, without the server's own loopback traffic.
-    Returns {"total", "read", "write", "by_agent": {user agent: n}, "by_verb": {verb: n}}."""
+    Returns {"total", "read", "write", "by_agent": {user agent: n}, "by_verb": {verb: n}, "by_kind": {kind: n}}
+    where kind is "discovery" (API and OpenAPI discovery) or the verb of a request for resources."""
     seen = {}
     for line in lines:
         line = line.strip()
@@ -117,8 +118,17 @@ def count_requests(lines, loopback_users=LOOPBACK_USERS):
     by_agent = collections.Counter(_agent(event.get("userAgent", "")) for event in seen.values())
     by_verb = collections.Counter(event["verb"] for event in seen.values())
     writes = sum(n for verb, n in by_verb.items() if verb in WRITE_VERBS)
+    by_kind = collections.Counter(request_kind(event) for event in seen.values())
     return {"total": len(seen), "read": len(seen) - writes, "write": writes,
-            "by_agent": dict(by_agent), "by_verb": dict(by_verb)}
+            "by_agent": dict(by_agent), "by_verb": dict(by_verb), "by_kind": dict(by_kind)}
+
+
+def request_kind(event):
+    """"discovery" for /api, /api/v1, /apis, /apis/GROUP, /apis/GROUP/VERSION, /openapi/..., /version; else the verb."""
+    parts = event.get("requestURI", "").split("?", 1)[0].strip("/").split("/")
+    if parts[0] in ("openapi", "version") or (parts[0] == "api" and len(parts) <= 2) or (parts[0] == "apis" and len(parts) <= 3):
+        return "discovery"
+    return event["verb"]
 
 
 def _agent(user_agent):
@@ -309,7 +319,7 @@ def main(argv=None):
     for note in notes:
         print("- " + note)
     for row in rows:
-        print("- %s, %s run, requests by verb: %s" % (row["contender"], row["run"], _counts(row["requests"]["by_verb"])))
+        print("- %s, %s run: %s" % (row["contender"], row["run"], _counts(row["requests"]["by_kind"])))
     second = [row for row in rows if row["contender"] == "role" and row["run"] == "second"][0]
     if second["changed"]:
         problems.append("the role is not idempotent: its second run reported %d changed tasks" % second["changed"])

@@ -72,9 +72,10 @@ def test_every_golden_example_has_its_seed_example_and_no_placeholder_is_left():
         assert len(list(yaml.safe_load_all(copy))) == 2
 
 
-def _event(audit_id, verb, user="auditops-admin", agent="kubectl/v0.0.0 (linux/amd64) kubernetes/$Format", stage="ResponseComplete"):
+def _event(audit_id, verb, user="auditops-admin", agent="kubectl/v0.0.0 (linux/amd64) kubernetes/$Format", stage="ResponseComplete",
+           uri="/apis/deckhouse.io/v1alpha1/clusterlogdestinations/x"):
     return json.dumps({"kind": "Event", "auditID": audit_id, "stage": stage, "verb": verb,
-                       "user": {"username": user}, "userAgent": agent, "requestURI": "/x"})
+                       "user": {"username": user}, "userAgent": agent, "requestURI": uri})
 
 
 def test_requests_are_counted_once_per_audit_id_without_loopback():
@@ -92,6 +93,24 @@ def test_requests_are_counted_once_per_audit_id_without_loopback():
     assert (counts["read"], counts["write"]) == (2, 2)
     assert counts["by_agent"] == {"kubectl": 3, "Python-urllib": 1}
     assert counts["by_verb"] == {"get": 1, "watch": 1, "create": 1, "patch": 1}
+
+
+@pytest.mark.parametrize("uri, kind", [
+    ("/api?timeout=32s", "discovery"),
+    ("/api/v1", "discovery"),
+    ("/apis", "discovery"),
+    ("/apis/deckhouse.io", "discovery"),
+    ("/apis/deckhouse.io/v1alpha1?timeout=32s", "discovery"),
+    ("/openapi/v3/apis/deckhouse.io/v1alpha1?hash=235F", "discovery"),
+    ("/openapi/v2?timeout=32s", "discovery"),
+    ("/version", "discovery"),
+    ("/api/v1/namespaces", "get"),
+    ("/apis/deckhouse.io/v1alpha1/clusterlogdestinations/kuma-udp-json", "get"),
+])
+def test_discovery_requests_are_told_from_resource_requests(uri, kind):
+    event = json.loads(_event("a", "get", uri=uri))
+    assert bench.request_kind(event) == kind
+    assert bench.count_requests([json.dumps(event)])["by_kind"] == {kind: 1}
 
 
 def test_audit_log_reads_only_whole_lines_written_after_the_mark(tmp_path, monkeypatch):
