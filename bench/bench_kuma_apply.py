@@ -30,6 +30,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -313,7 +314,7 @@ def main(argv=None):
     finally:
         if cluster is not None:
             cluster.stop()
-        subprocess.run(["rm", "-rf", workdir], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
     print(table(rows, len(examples)))
     print()
     for note in notes:
