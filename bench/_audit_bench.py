@@ -82,27 +82,6 @@ def worker_command(script, *args):
     return [sys.executable, script, "--worker"] + list(args)
 
 
-def format_table(headers, rows):
-    """A Markdown table, numbers right-aligned: it pastes into docs/benchmarks.md as it is."""
-    cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max([len(title)] + [len(row[index]) for row in cells]) for index, title in enumerate(headers)]
-    numeric = [bool(cells) and all(_number(row[index]) for row in cells) for index in range(len(headers))]
-
-    def line(values):
-        return "| " + " | ".join(value.rjust(widths[index]) if numeric[index] else value.ljust(widths[index])
-                                 for index, value in enumerate(values)) + " |"
-    separator = "|" + "|".join("-" * (width + 1) + (":" if right else "-") for width, right in zip(widths, numeric)) + "|"
-    return "\n".join([line(headers), separator] + [line(row) for row in cells])
-
-
-def _number(text):
-    try:
-        float(text.replace(",", "").rstrip("x%"))
-    except ValueError:
-        return False
-    return True
-
-
 def run_main(main):
     """Exit code of a benchmark's main(): 1 with the message on BenchError."""
     try:

@@ -97,25 +97,3 @@ def run_playbook(args, env, cwd=ROOT):
     except ValueError:
         raise BenchError("ansible-playbook %s printed no JSON (rc %s):\n%s" % (" ".join(args), proc.returncode, proc.stderr[-2000:]))
     return seconds, result, proc
-
-
-def format_table(headers, rows):
-    """A Markdown table with aligned columns (numbers right-aligned), ready for docs/benchmarks.md."""
-    cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max([len(headers[i])] + [len(row[i]) for row in cells]) for i in range(len(headers))]
-    numeric = [all(_is_number(row[i]) for row in cells) and bool(cells) for i in range(len(headers))]
-
-    def line(values):
-        return "| " + " | ".join(value.rjust(widths[i]) if numeric[i] else value.ljust(widths[i])
-                                 for i, value in enumerate(values)) + " |"
-    rule = "|" + "|".join(("-" * (widths[i] + 1) + ":") if numeric[i] else ("-" * (widths[i] + 2))
-                          for i in range(len(headers))) + "|"
-    return "\n".join([line(headers), rule] + [line(row) for row in cells])
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

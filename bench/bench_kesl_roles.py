@@ -33,7 +33,8 @@ import tempfile
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, format_table, run_playbook
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook
+from _table import format_table
 
 IMAGE = "localhost/auditops-node:latest"
 PREPARE = os.path.join(ROOT, "molecule", "kesl", "prepare.yml")

@@ -38,7 +38,8 @@ import time
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, format_table, run_playbook
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook
+from _table import format_table
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
 import harness  # noqa: E402  (tests/cluster is not a package)

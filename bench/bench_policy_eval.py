@@ -27,6 +27,7 @@ import time
 
 import _audit_bench as common
 from _audit_bench import engine, simulator
+from _table import format_table
 
 FULL_EVENTS, SMOKE_EVENTS = 200000, 5000
 WRAPPER = os.path.join("bench", "go", "audit-policy-eval")
@@ -129,8 +130,8 @@ def run(args):
                      "%.1fx" % (theirs["per_second"] / rate), shares, wrong))
     print("Synthetic audit log: %d events (seed %d), %s" % (len(requests), args.seed, log))
     print("Evaluations per second over pre-built requests; Go = k8s.io/apiserver v0.33.13 pkg/audit/policy.\n")
-    print(common.format_table(["policy", "rules", "Go evals/s", "Python evals/s", "Go / Python",
-                               "events None/Metadata/Request/RequestResponse", "disagreements"], rows))
+    print(format_table(["policy", "rules", "Go evals/s", "Python evals/s", "Go / Python",
+                       "events None/Metadata/Request/RequestResponse", "disagreements"], rows))
     if failed:
         raise common.BenchError("the Python engine and kube-apiserver's evaluator disagree on %d levels" % failed)
     return 0

@@ -20,6 +20,7 @@ import sys
 
 import _audit_bench as common
 from _audit_bench import engine, simulator
+from _table import format_table
 
 FULL_SIZE, SMOKE_SIZE = "256M", "5M"
 SECURITY = ("pod_exec_attach", "rbac_changes", "privileged_pods", "secrets_access")
@@ -74,8 +75,8 @@ def run(args):
     print("Synthetic audit log: %.1f MiB, %d events, %d requests over %.0f s (seed %d), %s" % (
         source["bytes"] / float(common.MIB), source["events"], requests, source["duration_seconds"], args.seed, path))
     print("Requests kept per kind: recorded/seen; retention with 100 MiB x 10 rotated files.\n")
-    print(common.format_table(["policy", "% requests None/Meta/Req/ReqResp", "events/request", "MiB/day",
-                               "retention h", "exec/attach", "RBAC changes", "privileged pods", "secrets"], rows))
+    print(format_table(["policy", "% requests None/Meta/Req/ReqResp", "events/request", "MiB/day",
+                       "retention h", "exec/attach", "RBAC changes", "privileged pods", "secrets"], rows))
     if broken:
         raise common.BenchError("; ".join(broken))
     return 0

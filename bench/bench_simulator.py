@@ -25,6 +25,7 @@ import sys
 
 import _audit_bench as common
 from _audit_bench import engine, simulator
+from _table import format_table
 
 FULL_SIZE, SMOKE_SIZE = "1G", "20M"
 JQ_FILTER = 'select(.objectRef.resource == "secrets")'
@@ -105,7 +106,7 @@ def run(args):
              "%.2fx" % (size / seconds / base), "%.0f" % (rss / common.MIB)) for name, seconds, rss, _out in measured]
     print("Synthetic audit log: %.1f MiB, %d events (seed %d), %s" % (size / common.MIB, events, args.seed, path))
     print("Each row is its own process, wall time from start to exit; ratio = throughput / parse-only's.\n")
-    print(common.format_table(["tool", "seconds", "MiB/s", "events/s", "vs parse-only", "peak RSS MiB"], rows))
+    print(format_table(["tool", "seconds", "MiB/s", "events/s", "vs parse-only", "peak RSS MiB"], rows))
     return 0
 
 

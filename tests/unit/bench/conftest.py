@@ -1,28 +1,15 @@
 """Load the scripts in bench/ as modules (they are not a package)."""
-import importlib.util
-import os
-import sys
-
 import pytest
 
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "bench")
-
-
-def _load(name):
-    if BENCH not in sys.path:  # the benchmarks import their shared module, bench/_audit_bench.py
-        sys.path.insert(0, BENCH)
-    spec = importlib.util.spec_from_file_location("bench_" + name, os.path.join(BENCH, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ansible_collections.auditops.deckhouse.tests.unit.bench._bench_loader import load
 
 
 @pytest.fixture(scope="session", name="load_bench")
 def load_bench_fixture():
     """The loader: ``load_bench("bench_presets")`` is bench/bench_presets.py as a module."""
-    return _load
+    return load
 
 
 @pytest.fixture(scope="session")
 def gen():
-    return _load("gen_audit_log")
+    return load("gen_audit_log")

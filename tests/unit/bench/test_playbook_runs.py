@@ -39,7 +39,7 @@ def test_output_without_json_is_an_error():
 
 
 def test_table_aligns_columns_and_right_aligns_numbers():
-    text = runs.format_table(["contender", "run", "wall s"], [["role", "first", "5.5"], ["naive", "second", "120.3"]])
+    text = _bench_loader.load("_table").format_table(["contender", "run", "wall s"], [["role", "first", "5.5"], ["naive", "second", "120.3"]])
     lines = text.splitlines()
     assert lines[0] == "| contender | run    | wall s |"
     assert lines[1] == "|-----------|--------|-------:|"
