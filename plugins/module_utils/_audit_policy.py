@@ -1090,11 +1090,15 @@ class Decision(object):
         self.omit_managed_fields = omit_managed_fields
         self.rule = rule  # index of the matching rule, None for the default (no rule matched)
 
-    def stages(self, long_running=False):
-        """Stages the apiserver emits events for (a request that does not panic)."""
+    def stages(self, long_running=False, authenticated=True):
+        """Stages the apiserver emits events for (a request that does not panic). A request that fails
+        authentication gets one ResponseStarted event (WithFailedAuthenticationAudit)."""
         if self.level == "None":
             return []
-        wanted = ["RequestReceived"] + (["ResponseStarted"] if long_running else []) + ["ResponseComplete"]
+        if not authenticated:
+            wanted = ["ResponseStarted"]
+        else:
+            wanted = ["RequestReceived"] + (["ResponseStarted"] if long_running else []) + ["ResponseComplete"]
         return [stage for stage in wanted if stage not in self.omit_stages]
 
     def as_dict(self):

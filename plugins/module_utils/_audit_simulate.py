@@ -424,12 +424,7 @@ class _Simulation(object):
             decisions = []
             for result in self.results:
                 decision = result.decide(request)
-                if request["user"] is None:
-                    # A failed authentication is one ResponseStarted event (WithFailedAuthenticationAudit).
-                    stages = () if decision.level == "None" or "ResponseStarted" in decision.omit_stages \
-                        else ("ResponseStarted",)
-                else:
-                    stages = tuple(decision.stages(long_running))
+                stages = tuple(decision.stages(long_running, authenticated=request["user"] is not None))
                 decisions.append((decision.level, stages, decision.rule))
             found = (request, decisions, _request_categories(request), _may_be_privileged(request),
                      _body_kind(request))

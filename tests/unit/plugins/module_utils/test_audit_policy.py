@@ -459,3 +459,7 @@ def test_decision_stages_and_long_running():
     assert ap.is_long_running({"verb": "watch", "resource": "pods"})
     assert ap.is_long_running({"verb": "get", "path": "/debug/pprof/heap"})
     assert _decide([{"level": "None"}], verb="get", path="/").stages(True) == []
+    # A failed authentication: one ResponseStarted event, unless it is omitted.
+    assert decision.stages(False, authenticated=False) == [RS]
+    assert _decide([{"level": "Metadata", "omitStages": [RS]}], verb="get", path="/").stages(
+        False, authenticated=False) == []
