@@ -29,6 +29,7 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import get_flags, load_manifest
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
 
 pytestmark = pytest.mark.cluster
 
@@ -42,35 +43,6 @@ US = "auditops-deckhouse"
 MINIMAL = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  omitStages:\n  - RequestReceived\n"
 RULES = [{"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
          {"level": "Metadata", "omitStages": ["RequestReceived"]}]
-
-
-class Run(object):
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.stdout, self.stderr = proc.stdout, proc.stderr
-        try:
-            self.data = json.loads(proc.stdout[proc.stdout.index("{"):])
-        except ValueError:
-            raise AssertionError("no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr))
-        self.stats = self.data["stats"].get("localhost", {})
-
-    def tasks(self):
-        for play in self.data["plays"]:
-            for task in play["tasks"]:
-                yield task["task"]["name"], task["hosts"].get("localhost", {})
-
-    def result(self, name):
-        found = [result for task, result in self.tasks() if task.split(" : ")[-1] == name]
-        assert found, "no task %r in %s" % (name, [task for task, _result in self.tasks()])
-        return found[-1]
-
-    def failure(self):
-        # The last failure: earlier ones may have been rescued (a rollback that could not reach the API).
-        found = [result.get("msg", "") for _name, result in self.tasks() if result.get("failed")]
-        return found[-1] if found else ""
-
-    def __repr__(self):
-        return "rc=%s stats=%s failure=%s\n%s" % (self.rc, self.stats, self.failure(), self.stderr[-3000:])
 
 
 @pytest.fixture
@@ -97,8 +69,8 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
             cmd.append("--check")
         if diff:
             cmd.append("--diff")
-        return Run(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  check=False))
+        return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      check=False))
     run.inventory = str(tmp_path / "inventory.ini")
     return run
 

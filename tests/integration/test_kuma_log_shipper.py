@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
 
 pytestmark = pytest.mark.cluster
 
@@ -27,26 +28,8 @@ PLURALS = {"ClusterLogDestination": "clusterlogdestinations", "ClusterLoggingCon
 KUBELET_ONLY = [{"field": "userAgent", "operator": "Regex", "values": ["kubelet.*"]}]
 
 
-class Run(object):
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.stdout, self.stderr = proc.stdout, proc.stderr
-        try:
-            self.data = json.loads(proc.stdout[proc.stdout.index("{"):])
-        except ValueError:
-            raise AssertionError("no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr))
-        self.stats = self.data["stats"].get("localhost", {})
-
-    def tasks(self):
-        for play in self.data["plays"]:
-            for task in play["tasks"]:
-                yield task["task"]["name"], task["hosts"].get("localhost", {})
-
-    def result(self, name):
-        # Task names come as "<role> : <name>" from role tasks.
-        found = [result for task, result in self.tasks() if task.split(" : ")[-1] == name]
-        assert found, "no task %r in %s" % (name, [task for task, _result in self.tasks()])
-        return found[-1]
+class Run(RoleRun):
+    """A kuma_log_shipper run: the first failure is the one that stopped the role."""
 
     def failure(self):
         for _name, result in self.tasks():
@@ -60,9 +43,6 @@ class Run(object):
         for _name, result in self.tasks():
             found.extend(result.get("warnings", []))
         return found
-
-    def __repr__(self):
-        return "rc=%s stats=%s failure=%s\n%s" % (self.rc, self.stats, self.failure(), self.stderr[-2000:])
 
 
 @pytest.fixture
