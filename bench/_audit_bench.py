@@ -9,6 +9,7 @@ and the comparison table."""
 import os
 import subprocess
 import sys
+import threading
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -60,21 +61,27 @@ def peak_rss(pid="self"):
 def measure(cmd, stdout=subprocess.PIPE):
     """Run ``cmd`` (stderr passes through, so progress stays visible); returns (wall seconds, peak RSS in
     bytes, stdout). The peak is sampled every 20 ms while it runs; a worker that prints JSON with its own
-    final ``peak_rss`` gives the exact figure. BenchError when it fails."""
+    final ``peak_rss`` gives the exact figure. A thread drains stdout while the child runs: a child that
+    prints more than a pipe holds (64 KiB) would otherwise block on write while we wait for it to exit.
+    BenchError when it fails."""
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=stdout)  # pylint: disable=consider-using-with
+    chunks = []
+    reader = None
+    if proc.stdout:
+        reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+        reader.start()
     peak = 0
     while proc.poll() is None:
         peak = max(peak, peak_rss(proc.pid))
         time.sleep(0.02)
     seconds = time.monotonic() - started
-    out = b""
-    if proc.stdout:
-        out = proc.stdout.read()
+    if reader:
+        reader.join()
         proc.stdout.close()
     if proc.returncode:
         raise BenchError("%s exited with %d" % (" ".join(cmd), proc.returncode))
-    return seconds, peak, out
+    return seconds, peak, b"".join(chunks)
 
 
 def worker_command(script, *args):

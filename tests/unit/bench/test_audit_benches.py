@@ -68,3 +68,17 @@ def test_tables_are_markdown_with_numbers_right_aligned(load_bench):
                                   "|------------|------:|------:|",
                                   "| jq         |  53.8 | 0.89x |",
                                   "| parse-only | 160.2 | 1.00x |"]
+
+
+def test_measure_drains_a_child_that_prints_more_than_a_pipe_holds(load_bench):
+    """A pipe holds 64 KiB; a child printing 1 MiB blocks on write unless measure() reads while it waits
+    (this hung `make bench` on the Go evaluator's per-event output)."""
+    import sys  # pylint: disable=import-outside-toplevel
+    common = load_bench("_audit_bench")
+    size = 1024 * 1024
+    cmd = [sys.executable, "-c", "import sys; sys.stdout.write('x' * %d); sys.stdout.flush()" % size]
+    seconds, peak, out = common.measure(cmd)
+    assert out == b"x" * size
+    assert seconds > 0 and peak >= 0
+    with pytest.raises(common.BenchError, match="exited with 3"):
+        common.measure([sys.executable, "-c", "import sys; sys.stdout.write('y' * %d); sys.exit(3)" % size])
