@@ -42,6 +42,7 @@ import time
 import zlib
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _detection_coverage
 
 LEVELS = engine.LEVELS
 _RANK = dict((level, rank) for rank, level in enumerate(LEVELS))
@@ -594,6 +595,8 @@ def _result_dict(result, duration, rotation):
                          for name, values in result.security.items()),
         "events_per_second": None, "mb_per_day": None, "retention_hours": None, "retention_limited_by": None,
     }
+    # Which detections (_detections) the policy keeps alive: decided once per detection, off the hot path.
+    out["detections"] = _detection_coverage.coverage(result.decide, result.origins)
     if duration:
         per_second = result.bytes / duration
         out["events_per_second"] = round(result.events / duration, 3)
@@ -715,7 +718,10 @@ def summary_line(result):
     estimated = ""
     if result["bytes"] and result["estimated_body_bytes"]:
         estimated = "; %d%% of the bytes are estimated bodies" % round(100.0 * result["estimated_body_bytes"] / result["bytes"])
-    return "%s: %s; loses %s%s" % (result["name"], volume, ", ".join(lost) or "no security-relevant request", estimated)
+    line = "%s: %s; loses %s%s" % (result["name"], volume, ", ".join(lost) or "no security-relevant request", estimated)
+    if result.get("detections"):
+        line += "; " + _detection_coverage.summary(result["name"], result["detections"])
+    return line
 
 
 # --- command line (python -m ...; modules use simulate() only) -----------------------------------------------------------------------------
@@ -759,6 +765,9 @@ def format_report(report):
             found = result["security"][name]
             cells.append("%-22s" % ("%d/%d kept, %d body" % (found["recorded"], found["requests"], found["with_body"])))
         out.append("%-28s %s" % (result["name"][:28], "  ".join(cells)))
+    out.append("")
+    for result in data["results"]:
+        out.append(_detection_coverage.summary(result["name"], result["detections"]))
     return "\n".join(out)
 
 

@@ -20,6 +20,8 @@ description:
     keeps 100 MB x 10 files for at most 30 days; a busy cluster with a verbose policy may keep less than an hour).
   - Also returns which security-relevant requests each policy records or loses - exec, attach and port-forward into
     pods, secrets access, RBAC changes and privileged pods - and whether it keeps their bodies.
+  - And which of the collection's detections (Falco rules of the C(audit_detections) role) each policy keeps alive,
+    naming the rule that loses each lost one (RV(results[].detections)).
   - Sizes come from the log's own events. Request and response bodies a policy adds are measured where the log has
     them (it was written at that level) and otherwise estimated from the same kind of request in the log, or from
     typical sizes; RV(results[].estimated_body_bytes) says how much of RV(results[].bytes) is estimated.
@@ -256,6 +258,13 @@ results:
         - Per category (C(pod_exec_attach), C(secrets_access), C(rbac_changes), C(privileged_pods)) the log's
           C(requests), how many the policy C(recorded) and C(lost), and how many it keeps C(with_body).
         - Privileged pods are seen only where the log has the pod's request body.
+      type: dict
+    detections:
+      description:
+        - Which of the collection's detections (see the C(audit_detections) role) the policy keeps alive - C(total),
+          C(kept), C(kept_ids) and C(lost), a list of C(id), C(rule) (the Falco rule) and C(reason), such as
+          C(rule 2 records create pods at Metadata (needs Request)). Decided from each detection's representative
+          requests, not from the log.
       type: dict
   sample:
     - name: security
