@@ -63,6 +63,7 @@ KUBEADM_LIST_ARGS = ("v1beta4",)
 
 _IMAGE_VERSION = re.compile(r":v?(\d+\.\d+(?:\.\d+)?)(?:[-+@][^:/]*)?$")
 _FLAG_NAME = re.compile(r"^--audit-[a-z0-9-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class KubeadmAuditError(ValueError):
@@ -119,12 +120,14 @@ def build_config(policy_yaml, manifest_path=DEFAULT_MANIFEST, policy_dir=DEFAULT
     extra = {}
     for raw, value in (extra_flags or {}).items():
         name = normalize_flag(raw)
-        if not _FLAG_NAME.match(name):
+        if not _FLAG_NAME.fullmatch(name):
             errors.append("extra_flags.%s: expected an --audit-* flag name such as audit-log-compress" % raw)
         elif name in MANAGED_FLAGS:
             errors.append("extra_flags.%s: set by this module; use its own option" % raw)
         elif value is None or isinstance(value, (dict, list)):
             errors.append("extra_flags.%s: expected a single value, got %r" % (raw, value))
+        elif _CONTROL.search(_flag_value(value)):
+            errors.append("extra_flags.%s: the value holds a control character (such as a newline)" % raw)
         else:
             extra[name] = _flag_value(value)
     if errors:
@@ -290,6 +293,23 @@ def kubeadm_extra_volumes(config):
              "pathType": v["type"]} for v in config["volumes"]]
 
 
+def check_extra_args(extra_args):
+    """``extra_args`` for the ClusterConfiguration: only ``audit-*`` names (any other, such as
+    ``authorization-mode``, would overwrite or duplicate a security setting of the cluster) and single-line values.
+    Raises KubeadmAuditError naming ``extra_args.<name>``."""
+    errors = []
+    for name, value in (extra_args or {}).items():
+        if not isinstance(name, str) or not _FLAG_NAME.fullmatch("--" + name):
+            errors.append("extra_args.%s: expected an audit-* argument name without dashes, such as audit-log-path"
+                          % (name,))
+        elif value is None or isinstance(value, (dict, list)):
+            errors.append("extra_args.%s: expected a single value, got %r" % (name, value))
+        elif _CONTROL.search(_flag_value(value)):
+            errors.append("extra_args.%s: the value holds a control character (such as a newline)" % name)
+    if errors:
+        raise KubeadmAuditError(errors)
+
+
 def _load_cluster_configuration(text):
     if not HAS_YAML:
         raise KubeadmAuditError(["PyYAML is required to read the ClusterConfiguration"])
@@ -313,9 +333,11 @@ def update_cluster_configuration(text, extra_args=None, extra_volumes=None, stat
     ``extra_volumes`` set and every other ``audit-*`` argument and this module's other volumes removed
     (``state=absent`` removes them all). Returns ``(new_text, info)``; ``new_text`` is ``text`` when nothing
     changes."""
+    if state != "absent":
+        check_extra_args(extra_args)
     doc, version = _load_cluster_configuration(text)
     original = copy.deepcopy(doc)
-    wanted = {} if state == "absent" else dict((k.lstrip("-"), _flag_value(v)) for k, v in (extra_args or {}).items())
+    wanted = {} if state == "absent" else dict((k, _flag_value(v)) for k, v in (extra_args or {}).items())
     volumes = [] if state == "absent" else list(extra_volumes or [])
     api = doc.get("apiServer")
     if api is None:

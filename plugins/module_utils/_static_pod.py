@@ -52,9 +52,13 @@ BOOL_FLAGS = frozenset((
     "--enable-logs-handler",
     "--logtostderr",
 ))
-# Flags kube-apiserver cannot start without (or that decide where it listens): a strip pattern that
-# matches one of them is a mistake (such as "*"), never a recovery.
+# Only --audit-* flags are ever stripped: removing another one is never a recovery (without
+# --authorization-mode the server falls back to AlwaysAllow). The flags below are named in the refusal when a
+# pattern would match them: the server cannot start, or starts open, without them.
 PROTECTED_FLAGS = (
+    "--authorization-mode",
+    "--anonymous-auth",
+    "--enable-admission-plugins",
     "--etcd-servers",
     "--secure-port",
     "--bind-address",
@@ -72,6 +76,10 @@ PROTECTED_FLAGS = (
 )
 _BOOL_WORDS = frozenset(("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"))
 _SHORT_FLAG = re.compile(r"^-[A-Za-z]")
+# A strip pattern: an --audit- prefix, then flag-name characters and the globs * and ?.
+_AUDIT_PATTERN = re.compile(r"^--audit-[a-z0-9*?-]*$")
+# Control characters (a newline in a flag value starts a new argument in some renderings).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # An absolute path inside a flag value: the whole value, or after ',', '=', ':' or ';'
 # (file lists, key=path pairs). '//' starts a URL authority, not a path.
 _PATH_IN_VALUE = re.compile(r"(?:^|[,=:;\s])(/[^,=:;\s]*)")
@@ -200,18 +208,22 @@ def find_container(pod, name=APISERVER):
 # --- flag parsing -------------------------------------------------------------------------------
 
 def normalize_patterns(patterns):
-    """``audit-log-*`` and ``--audit-log-*`` mean the same; an empty pattern is an error."""
+    """``audit-log-*`` and ``--audit-log-*`` mean the same. Only patterns limited to ``--audit-*`` flags are taken;
+    anything else (``--au*``, ``*``, ``--anonymous-auth``) is an error naming ``strip[<index>]``."""
     result = []
     for index, pattern in enumerate(patterns):
+        field = "strip[%d]" % index
         if not isinstance(pattern, str) or not pattern.strip("-").strip():
-            raise ManifestError("strip[%d]" % index, "expected a flag pattern such as --audit-log-*, got %r" % (pattern,))
-        pattern = pattern.strip()
-        pattern = pattern if pattern.startswith("--") else "--" + pattern.lstrip("-")
-        hits = [flag for flag in PROTECTED_FLAGS if fnmatch.fnmatchcase(flag, pattern)]
-        if hits:
-            raise ManifestError("strip[%d]" % index, "pattern %r would also remove %s, which kube-apiserver needs to run"
-                                % (pattern, ", ".join(hits)))
-        result.append(pattern)
+            raise ManifestError(field, "expected a flag pattern such as --audit-log-*, got %r" % (pattern,))
+        normalized = pattern if pattern.startswith("--") else "--" + pattern.lstrip("-")
+        if not _AUDIT_PATTERN.fullmatch(normalized):
+            hits = [flag for flag in PROTECTED_FLAGS if fnmatch.fnmatchcase(flag, normalized)]
+            if hits:
+                raise ManifestError(field, "pattern %r would also remove %s, which kube-apiserver needs to run; only "
+                                    "--audit-* flags can be stripped" % (pattern, ", ".join(hits)))
+            raise ManifestError(field, "pattern %r is not limited to --audit-* flags (such as --audit-log-*); only "
+                                "those can be stripped" % (pattern,))
+        result.append(normalized)
     return result
 
 
@@ -393,6 +405,8 @@ def set_flags(pod, flags, container=APISERVER):
         if name == "--" or any(ch in name for ch in "*?[= "):
             raise ManifestError("flags.%s" % raw_name, "expected a flag name such as --audit-log-path")
         value = None if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+        if value is not None and _CONTROL.search(value):
+            raise ManifestError("flags.%s" % raw_name, "the value holds a control character (such as a newline)")
         wanted = _flag_text(name, value)
         where = [(field, begin, end) for field, items in _flag_lists(target)
                  for begin, end, n, _v in _entries(items, _flag_start(field, items)) if n == name]

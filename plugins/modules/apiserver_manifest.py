@@ -67,8 +67,9 @@ options:
       - The default removes every C(--audit-*) flag. Each of them can stop kube-apiserver at start - the policy
         file is loaded even when no log or webhook backend is set, the log file is opened even without a policy,
         and a mistyped C(--audit-*) flag fails flag parsing - so removing only C(--audit-log-*) is not enough.
-      - A pattern that would also remove a flag kube-apiserver needs to run (such as C(--etcd-servers) or
-        C(--tls-cert-file)) is refused.
+      - Only patterns limited to C(--audit-*) flags are taken (C(--audit-log-*), C(audit-webhook-*)); any other pattern
+        (C(--au*), C(*), C(--anonymous-auth)) is refused, since removing a flag such as C(--authorization-mode) makes
+        kube-apiserver fall back to C(AlwaysAllow).
       - Used with O(state=stripped).
     type: list
     elements: str

@@ -55,7 +55,10 @@ options:
     choices: [present, absent]
     default: present
   extra_args:
-    description: The audit flags, names without dashes, normally RV(auditops.deckhouse.kubeadm_audit#module:kubeadm_extra_args).
+    description:
+      - The audit flags, names without dashes, normally RV(auditops.deckhouse.kubeadm_audit#module:kubeadm_extra_args).
+      - Only C(audit-*) names with single-line values are taken; any other argument (such as C(authorization-mode)) is
+        refused, since it would overwrite or duplicate a security setting of the cluster.
     type: dict
     default: {}
   extra_volumes:
@@ -118,6 +121,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import (
     KubeadmAuditError,
+    check_extra_args,
     update_cluster_configuration,
 )
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import HAS_YAML, YAML_IMPORT_ERROR
@@ -159,6 +163,11 @@ def main():
         if missing or unknown:
             module.fail_json(msg="extra_volumes[%d]: %s" % (index, "; ".join(
                 (["missing %s" % ", ".join(missing)] if missing else []) + (["unknown %s" % ", ".join(unknown)] if unknown else []))))
+    if module.params["state"] == "present":
+        try:
+            check_extra_args(module.params["extra_args"])
+        except KubeadmAuditError as exc:
+            module.fail_json(msg="refused: %s" % to_native(exc), errors=exc.errors)
     existing = _existing(module)
     if existing is None:
         module.warn("ConfigMap %s/%s does not exist (not a kubeadm cluster?); nothing to update" % (NAMESPACE, NAME))

@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What every hostile-input case asserts: refused with a message naming the field, nothing changed on disk,
+no secret in anything the run printed or returned."""
+
+import base64
+import json
+import os
+
+import pytest
+
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import Fail, run_module
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+
+def snapshot(*directories):
+    """Every file and symlink below ``directories``: path -> bytes (or 'link -> target'), with modes."""
+    found = {}
+    for directory in directories:
+        for base, dirs, files in os.walk(str(directory)):
+            for name in dirs + files:
+                path = os.path.join(base, name)
+                if os.path.islink(path):
+                    found[path] = "link -> %s" % os.readlink(path)
+                elif os.path.isfile(path):
+                    with open(path, "rb") as handle:
+                        found[path] = (oct(os.stat(path).st_mode), handle.read())
+                else:
+                    found[path] = oct(os.stat(path).st_mode)
+    return found
+
+
+def secret_forms(secret):
+    """The secret as given, base64-encoded, and each PEM body line when it is PEM."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    forms = {raw.decode("utf-8", "replace"), base64.b64encode(raw).decode("ascii")}
+    for line in raw.decode("utf-8", "replace").splitlines():
+        if len(line) >= 16 and not line.startswith("-----"):
+            forms.add(line)
+    return sorted(form for form in forms if form)
+
+
+def assert_no_secret(output, secrets):
+    text = output if isinstance(output, str) else json.dumps(output, default=repr)
+    for secret in secrets:
+        for form in secret_forms(secret):
+            assert form not in text, "secret %r shows in the output" % form[:12]
+
+
+def refuse(module, args, field, watched=(), secrets=(), **kwargs):
+    """Run ``module`` with ``args``: it must fail naming ``field``, leave ``watched`` directories as they were and
+    show none of ``secrets``. Returns the failure result."""
+    before = snapshot(*watched)
+    with pytest.raises(Fail) as info:
+        run_module(module, args, **kwargs)
+    result = info.value.args[0]
+    assert field in result["msg"], "%r does not name %r" % (result["msg"], field)
+    assert not result.get("changed"), result
+    assert snapshot(*watched) == before, "a refused run changed files"
+    assert_no_secret(result, secrets)
+    return result
