@@ -67,7 +67,7 @@ integration: prepare
 
 # Unit and integration in one pytest run; exit 5 (nothing collected) fails like any other error.
 pytest: prepare
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest tests/unit tests/adversarial tests/integration
 
 lint: venv link
 	$(BIN)/ansible-lint --profile production

@@ -63,3 +63,58 @@ def refuse(module, args, field, watched=(), secrets=(), **kwargs):
     assert snapshot(*watched) == before, "a refused run changed files"
     assert_no_secret(result, secrets)
     return result
+
+
+class RoleRun(object):
+    """One ansible-playbook run of a role on localhost; ``output`` is everything it printed."""
+
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.output = proc.stdout + proc.stderr
+        start = proc.stdout.find('{\n    "custom_stats"')
+        self.data = json.loads(proc.stdout[start:]) if start >= 0 else None
+
+    def failures(self):
+        found = []
+        for play in (self.data or {}).get("plays", []):
+            for task in play["tasks"]:
+                result = task["hosts"].get("localhost", {})
+                if result.get("failed") and not result.get("ignore_errors"):
+                    items = [item.get("msg", "") for item in result.get("results", []) if item.get("failed")]
+                    found.append("; ".join(items) if items else result.get("msg", ""))
+        return found
+
+    def failure(self):
+        failures = self.failures()
+        return failures[-1] if failures else ""
+
+    def __repr__(self):
+        return "rc=%s failure=%s\n%s" % (self.rc, self.failure(), self.output[-3000:])
+
+
+def run_role(tmp_path, role, variables, check=False, verbosity=0, diff=False, extra_vars_as_strings=None, env=None):
+    """Run ``auditops.deckhouse.<role>`` on localhost with ``variables`` (a vars file, typed as YAML/JSON gives
+    them) and ``extra_vars_as_strings`` (each as ``-e name=value``, a string, as a shell or an AWX survey sends it)."""
+    import subprocess
+    import sys
+
+    playbook = tmp_path / "adversarial-play.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - auditops.deckhouse.%s\n" % role)
+    vars_file = tmp_path / "adversarial-vars.json"
+    vars_file.write_text(json.dumps(variables))
+    environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+                   ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_NOCOLOR="1")
+    environ.update(env or {})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(playbook), "-i", "localhost,",
+           "-c", "local", "-e", "@%s" % vars_file]
+    for name, value in (extra_vars_as_strings or {}).items():
+        cmd += ["-e", "%s=%s" % (name, value)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    return RoleRun(subprocess.run(cmd, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, check=False))

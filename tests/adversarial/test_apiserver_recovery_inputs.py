@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) auditops.deckhouse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 18 item 5 (and the recovery role's part of item 9): every input of apiserver_recovery is checked before the
+probe, so a malformed one never leads to an edited manifest."""
+
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.auditops.deckhouse.tests.adversarial._harness import FIXTURES, run_role, snapshot
+
+
+@pytest.fixture
+def master(tmp_path):
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    path = manifests / "kube-apiserver.yaml"
+    shutil.copy(os.path.join(FIXTURES, "manifests", "deckhouse-file.yaml"), str(path))
+    return {"dir": str(manifests), "tmp": tmp_path,
+            "vars": {"apiserver_recovery_manifest": str(path), "apiserver_recovery_backup_dir": str(tmp_path / "backups"),
+                     "apiserver_recovery_runtime": "none", "apiserver_recovery_secret_action": "keep",
+                     # Loopback only: the fixture manifest names a private address.
+                     "apiserver_recovery_api_url": "https://127.0.0.1:9",
+                     "apiserver_recovery_wait_timeout": 1, "apiserver_recovery_wait_delay": 1,
+                     "apiserver_recovery_restart_grace": 0, "apiserver_recovery_probe_timeout": 1}}
+
+
+# One role run per case costs seconds: the cases are the issue's and one of each other kind.
+@pytest.mark.parametrize("name,value", [
+    ("apiserver_recovery_api_url", "https//127.0.0.1:6443"),
+    ("apiserver_recovery_api_url", "https://127.0.0.1:6443/ x"),
+    ("apiserver_recovery_probe_timeout", -1),
+    ("apiserver_recovery_wait_timeout", -5),
+    ("apiserver_recovery_healthy_status", ["ok"]),
+    ("apiserver_recovery_strip", ["--au*"]),
+])
+def test_a_bad_input_stops_the_role_before_the_manifest_is_touched(master, name, value):
+    before = snapshot(str(master["tmp"]))
+    run = run_role(master["tmp"], "apiserver_recovery", dict(master["vars"], **{name: value}))
+    assert run.rc != 0, run
+    assert name in run.failure(), run
+    after = snapshot(str(master["tmp"]))
+    assert {k: v for k, v in after.items() if "adversarial-" not in k} == \
+        {k: v for k, v in before.items() if "adversarial-" not in k}
