@@ -79,6 +79,15 @@ def content_name(pattern, text):
     return pattern.replace("*", hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
 
 
+def owned(name, text):
+    """Whether file ``name`` with content ``text`` is one this module wrote: it matches a pattern and its name is
+    the hash of its content. A hand-made ``policy-mine.yaml`` (or one whose content was edited) is not ours."""
+    for pattern in (POLICY_PATTERN, WEBHOOK_PATTERN):
+        if fnmatch.fnmatchcase(name, pattern) and isinstance(text, str) and content_name(pattern, text) == name:
+            return True
+    return False
+
+
 def _inside(path, directory):
     path, directory = posixpath.normpath(path), posixpath.normpath(directory)
     return path == directory or path.startswith(directory.rstrip("/") + "/")

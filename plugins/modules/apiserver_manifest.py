@@ -23,7 +23,9 @@ description:
     (including Deckhouse's C(control-plane-manager.deckhouse.io/checksum)), key order and flag order stay as they
     were. Comments other than the block at the top of the file do not survive an edit.
   - The file is backed up to O(backup_dir) first, then replaced atomically (a dot-prefixed temporary file in the same
-    directory, which the kubelet ignores, then a rename).
+    directory, which the kubelet ignores, then a rename). The backup holds the content that was read and edited, and
+    the rename only happens while the file still holds it - a change made while the module ran fails the module and
+    is kept. A symlinked manifest is followed - its target is replaced and the link stays.
   - With O(state=restored), puts a backup back (O(backup), or the newest backup of this manifest in O(backup_dir)).
   - A manifest that is not valid YAML, is not a C(v1) Pod or has no C(kube-apiserver) container makes the module
     fail with the offending field, and the file is left untouched.
@@ -86,7 +88,9 @@ options:
   backup:
     description:
       - The backup to put back with O(state=restored).
-      - When omitted, the newest C(<file name>.*) file in O(backup_dir) is used.
+      - When omitted, the newest backup in O(backup_dir) by the timestamp in its name (C(<file name>.<UTC timestamp>),
+        as this module writes them) is used; other files there, such as a hand-made C(kube-apiserver.yaml.orig), are
+        never picked.
     type: path
 '''
 
@@ -166,7 +170,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir
+from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir, newest_backup
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
@@ -221,22 +225,12 @@ def strip(module, path, backup_dir):
         out["diff"] = _diff(path, text, new_text)
     if result.changed and not module.check_mode:
         try:
-            out["backup_path"] = backup_file(path, backup_dir)
-            atomic_write(path, new_text)
+            # The backup is of the bytes edited, and the write only happens while the file still holds them.
+            out["backup_path"] = backup_file(path, backup_dir, data=original)
+            atomic_write(path, new_text, expect=original)
         except (IOError, OSError, ValueError) as exc:
             module.fail_json(msg="writing %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
     module.exit_json(**out)
-
-
-def newest_backup(backup_dir, path):
-    prefix = os.path.basename(path) + "."
-    try:
-        names = [n for n in os.listdir(backup_dir)
-                 if n.startswith(prefix) and os.path.isfile(os.path.join(backup_dir, n))]
-    except OSError:
-        return None
-    # Backup names end in a sortable UTC timestamp; file times are not reliable (copy2 keeps the source's).
-    return os.path.join(backup_dir, sorted(names)[-1]) if names else None
 
 
 def restore(module, path, backup_dir):
@@ -268,8 +262,8 @@ def restore(module, path, backup_dir):
     if out["changed"] and not module.check_mode:
         try:
             if current is not None:
-                out["backup_path"] = backup_file(path, os.path.join(backup_dir, "replaced"))
-            atomic_write(path, wanted, mode=None if current is not None else 0o600)
+                out["backup_path"] = backup_file(path, os.path.join(backup_dir, "replaced"), data=current)
+            atomic_write(path, wanted, mode=None if current is not None else 0o600, expect=current)
         except (IOError, OSError, ValueError) as exc:
             module.fail_json(msg="restoring %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
     module.exit_json(**out)
@@ -290,6 +284,8 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     path = module.params["path"]
     backup_dir = module.params["backup_dir"]
+    if os.path.isdir(path):
+        module.fail_json(msg="path: %s is a directory; expected the manifest file" % path)
     error = check_backup_dir(backup_dir, path)
     if error:
         module.fail_json(msg="backup_dir: %s" % error)

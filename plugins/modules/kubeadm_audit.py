@@ -23,7 +23,8 @@ description:
     file and a new flag value, so the manifest changes and the kubelet restarts kube-apiserver (which reads the policy
     only at start), and the previous manifest still points to a file that exists - restoring the backup with
     M(auditops.deckhouse.apiserver_manifest) (V(state=restored)) is a complete rollback. The file the previous manifest
-    used is kept; older ones are deleted.
+    used is kept; older ones are deleted. Only files whose name is the hash of their content count as this module's
+    own: a hand-made C(policy-mine.yaml) (or an edited policy file) in O(policy_dir) is never deleted.
   - With O(state=present) this module owns every C(--audit-*) flag of the container - flags it does not set (and that
     are not in O(extra_flags)) are removed, since a stale or mistyped one stops kube-apiserver at start.
   - With O(state=absent), removes every C(--audit-*) flag, the volumes this module added and its files in
@@ -81,7 +82,7 @@ options:
   policy_dir:
     description:
       - Directory on the node for the policy (and webhook) files; mounted read-only into kube-apiserver at the same path.
-      - Must not be inside the manifests directory.
+      - Must not be inside the manifests directory, also once symlinks are resolved.
     type: path
     default: /etc/kubernetes/audit
   log_output:
@@ -263,7 +264,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy
-from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir
+from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir, is_inside
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import (
     DEFAULT_LOG_DIR,
     DEFAULT_MANIFEST,
@@ -272,12 +273,14 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit 
     POLICY_PATTERN,
     WEBHOOK_PATTERN,
     KubeadmAuditError,
+    WATCHED_DIRS,
     audit_flags,
     build_config,
     edit_manifest,
     image_version,
     kubeadm_extra_args,
     kubeadm_extra_volumes,
+    owned,
     remove_from_manifest,
     stale_files,
 )
@@ -342,12 +345,27 @@ def _webhook_text(module):
 
 
 def _listing(directory):
+    """``[(name, mtime)]`` of the files in ``directory`` this module wrote (named after the hash of their content);
+    anything else there, whatever its name, is not ours to delete."""
     try:
         names = os.listdir(directory)
     except OSError:
         return []
-    return [(name, os.stat(os.path.join(directory, name)).st_mtime) for name in names
-            if os.path.isfile(os.path.join(directory, name))]
+    found = []
+    for name in names:
+        path = os.path.join(directory, name)
+        if not (fnmatch.fnmatchcase(name, POLICY_PATTERN) or fnmatch.fnmatchcase(name, WEBHOOK_PATTERN)):
+            continue
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8")
+        except (IOError, OSError, UnicodeDecodeError):
+            continue
+        if owned(name, text):
+            found.append((name, os.stat(path).st_mtime))
+    return found
 
 
 def main():
@@ -374,11 +392,17 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     params = module.params
     path = params["path"]
+    if not os.path.isfile(path):
+        module.fail_json(msg="path: %s does not exist or is not a file" % path)
     error = check_backup_dir(params["backup_dir"], path)
     if error:
         module.fail_json(msg="backup_dir: %s" % error)
-    if not os.path.isfile(path):
-        module.fail_json(msg="path: %s does not exist or is not a file" % path)
+    # The engine compares normalised paths; a symlink into the manifests directory is only seen once resolved.
+    for option in ("policy_dir", "log_dir"):
+        for watched in WATCHED_DIRS + (os.path.dirname(os.path.abspath(path)),):
+            if is_inside(params[option], watched):
+                module.fail_json(msg="%s: %s resolves to %s, inside %s, where the kubelet runs every file as a pod"
+                                 % (option, params[option], os.path.realpath(params[option]), watched))
     text = _read(module, path, "path")
     try:
         pod = load_manifest(text)[0]
@@ -407,7 +431,7 @@ def main():
             for item in config["files"]:
                 current = _read(module, item["path"], item["kind"], missing_ok=True)
                 if current != item["content"]:
-                    writes.append(item)
+                    writes.append(dict(item, current=current))
                     diffs.append({"before_header": item["path"], "after_header": item["path"],
                                   "before": current or "", "after": item["content"]})
             current_paths = [item["path"] for item in config["files"]]
@@ -418,8 +442,7 @@ def main():
                        kubeadm_extra_args=kubeadm_extra_args(config), kubeadm_extra_volumes=kubeadm_extra_volumes(config))
         else:
             new_text, info = remove_from_manifest(text)
-            deletes = sorted(os.path.join(policy_dir, name) for name, _mtime in _listing(policy_dir)
-                             if any(fnmatch.fnmatchcase(name, p) for p in (POLICY_PATTERN, WEBHOOK_PATTERN)))
+            deletes = sorted(os.path.join(policy_dir, name) for name, _mtime in _listing(policy_dir))
     except KubeadmAuditError as exc:
         module.fail_json(msg="refused, nothing written: %s" % to_native(exc), errors=exc.errors, **out)
     except ManifestError as exc:
@@ -439,18 +462,27 @@ def main():
     if out["changed"] and module._diff:
         out["diff"] = diffs
     if out["changed"] and not module.check_mode:
+        done = []
         try:
             if writes and not os.path.isdir(policy_dir):
                 os.makedirs(policy_dir, mode=0o700)
-            # Files first: the restarted kube-apiserver must find the policy the new manifest names.
+            # Files first: the restarted kube-apiserver must find the policy the new manifest names. Every write is a
+            # compare-and-swap on what was read, so a change made while the module ran is kept and fails the module.
             for item in writes:
-                atomic_write(item["path"], item["content"], mode=0o600)
+                current = item["current"]
+                atomic_write(item["path"], item["content"], mode=0o600,
+                             expect=None if current is None else current.encode("utf-8"))
+                done.append(item["path"])
             if info["changed"]:
-                out["backup_path"] = backup_file(path, params["backup_dir"])
-                atomic_write(path, new_text)
+                out["backup_path"] = backup_file(path, params["backup_dir"], data=text.encode("utf-8"))
+                atomic_write(path, new_text, expect=text.encode("utf-8"))
+                done.append(path)
             for name in deletes:
                 os.unlink(name)
+                done.append(name)
         except (IOError, OSError, ValueError) as exc:
+            # changed says whether anything was written before the failure.
+            out.update(changed=bool(done), written_files=[name for name in out["written_files"] if name in done])
             module.fail_json(msg="writing failed: %s" % to_native(exc), **out)
     module.exit_json(**out)
 
