@@ -24,7 +24,7 @@ description:
     only at start), and the previous manifest still points to a file that exists - restoring the backup with
     M(auditops.deckhouse.apiserver_manifest) (V(state=restored)) is a complete rollback. The file the previous manifest
     used is kept; older ones are deleted. Only files whose name is the hash of their content count as this module's
-    own: a hand-made C(policy-mine.yaml) (or an edited policy file) in O(policy_dir) is never deleted.
+    own - a hand-made C(policy-mine.yaml) (or an edited policy file) in O(policy_dir) is never deleted.
   - With O(state=present) this module owns every C(--audit-*) flag of the container - flags it does not set (and that
     are not in O(extra_flags)) are removed, since a stale or mistyped one stops kube-apiserver at start.
   - With O(state=absent), removes every C(--audit-*) flag, the volumes this module added and its files in
