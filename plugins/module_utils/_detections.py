@@ -264,9 +264,36 @@ def select(ids=None, path="detections"):
     return [item for item in DETECTIONS if item["id"] in wanted]
 
 
-def falco_items(detections, priority_style="deckhouse"):
+def _extra_items(extra, priority_style, path="extra_rules"):
+    """The caller's own Falco items (FalcoAuditRules spelling), converted for ``priority_style``."""
+    out = []
+    if extra is None:
+        return out
+    if not isinstance(extra, list):
+        raise DetectionError(path, "must be a list of Falco items (rule, macro or list)")
+    for index, item in enumerate(extra):
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in ("rule", "macro", "list") \
+                or not isinstance(next(iter(item.values())), dict):
+            raise DetectionError("%s[%d]" % (path, index), "must be a mapping with exactly one of rule, macro, list")
+        item = copy.deepcopy(item)
+        rule = item.get("rule")
+        if rule is not None:
+            rule.setdefault("source", "K8sAudit")
+            if rule["source"] != "K8sAudit":
+                raise DetectionError("%s[%d].rule.source" % (path, index), "must be K8sAudit (audit-event rules only)")
+            if rule.get("priority") not in PRIORITIES:
+                raise DetectionError("%s[%d].rule.priority" % (path, index), "must be one of %s"
+                                     % ", ".join(PRIORITIES))
+            if priority_style == "falco":
+                rule["priority"], rule["source"] = PRIORITIES[rule["priority"]], "k8s_audit"
+        out.append(item)
+    return out
+
+
+def falco_items(detections, priority_style="deckhouse", extra=None):
     """Macros, lists and rules as Falco items, checked. ``priority_style``: ``deckhouse`` (CRD enum
-    spelling, ``source: K8sAudit``) or ``falco`` (rules-file spelling, ``source: k8s_audit``)."""
+    spelling, ``source: K8sAudit``) or ``falco`` (rules-file spelling, ``source: k8s_audit``).
+    ``extra``: the caller's own items, checked together with the catalogue's."""
     items = [{"list": {"name": name, "items": list(values)}} for name, values in LISTS]
     items += [{"macro": {"name": name, "condition": condition}} for name, condition in MACROS]
     for item in detections:
@@ -276,6 +303,7 @@ def falco_items(detections, priority_style="deckhouse"):
                 "source": "K8sAudit" if priority_style == "deckhouse" else "k8s_audit",
                 "tags": ["k8s", "auditops", item["id"]]}
         items.append({"rule": rule})
+    items += _extra_items(extra, priority_style)
     try:
         falco.check_items(items)
     except falco.FalcoRuleError as exc:
@@ -344,7 +372,7 @@ def _check_name(name, path):
 
 
 def build(target="deckhouse", detections=None, name=DEFAULT_NAME, owner=DEFAULT_OWNER, namespace="monitoring",
-          apiserver_alerts=True, metric=EVENTS_METRIC):
+          apiserver_alerts=True, metric=EVENTS_METRIC, extra_rules=None):
     """The objects for ``target``: Deckhouse -> [FalcoAuditRules, CustomPrometheusRules];
     kubeadm -> [PrometheusRule] (the Falco rules go to a file, ``falco_rules_file``)."""
     if target not in TARGETS:
@@ -353,6 +381,7 @@ def build(target="deckhouse", detections=None, name=DEFAULT_NAME, owner=DEFAULT_
     if not isinstance(owner, str) or not owner:
         raise DetectionError("owner", "must be a non-empty string")
     chosen = select(detections)
+    falco_items(chosen, extra=extra_rules)  # checked for every target, before anything is built
     if not chosen:
         raise DetectionError("detections", "select at least one detection")
     groups = [{"name": "auditops-detections", "rules": alert_rules(chosen, metric, apiserver_alerts)}]
@@ -361,21 +390,40 @@ def build(target="deckhouse", detections=None, name=DEFAULT_NAME, owner=DEFAULT_
         return [{"apiVersion": API_VERSIONS[KIND_PROMETHEUS_RULE], "kind": KIND_PROMETHEUS_RULE,
                  "metadata": _metadata(name, owner, namespace), "spec": {"groups": groups}}]
     return [{"apiVersion": API_VERSIONS[KIND_FALCO], "kind": KIND_FALCO, "metadata": _metadata(name, owner),
-             "spec": {"rules": falco_items(chosen)}},
+             "spec": {"rules": falco_items(chosen, extra=extra_rules)}},
             {"apiVersion": API_VERSIONS[KIND_CPR], "kind": KIND_CPR, "metadata": _metadata(name, owner),
              "spec": {"groups": groups}}]
 
 
-def falco_rules_file(detections=None):
+def falco_rules_file(detections=None, extra_rules=None):
     """The Falco rules file (a YAML list) for Falco with the k8saudit plugin, as data."""
     items = [{"required_plugin_versions": [{"name": "k8saudit", "version": "0.7.0"}]}]
-    return items + falco_items(select(detections), priority_style="falco")
+    return items + falco_items(select(detections), priority_style="falco", extra=extra_rules)
 
 
-def module_config(enabled=True, settings=None):
-    """ModuleConfig turning runtime-audit-engine on (its settings: builtInRulesList, debugLogging,
-    resourcesRequests; modules/650-runtime-audit-engine/openapi/config-values.yaml)."""
-    spec = {"enabled": bool(enabled), "version": 1}
+# runtime-audit-engine's settings (deckhouse modules/650-runtime-audit-engine/openapi/config-values.yaml).
+MODULE_SETTINGS = ("builtInRulesList", "debugLogging", "resourcesRequests")
+BUILT_IN_RULES = ("Fstec",)
+
+
+def module_config(settings=None, path="module_settings"):
+    """ModuleConfig turning runtime-audit-engine on. Its settings are only builtInRulesList, debugLogging and
+    resourcesRequests: which namespaces are audited is the audit policy's business (control-plane-manager),
+    so the detections need nothing more here than the module being on."""
+    settings = settings or {}
+    if not isinstance(settings, dict):
+        raise DetectionError(path, "must be a mapping")
+    for key in sorted(settings):
+        if key not in MODULE_SETTINGS:
+            raise DetectionError("%s.%s" % (path, key), "unknown runtime-audit-engine setting; known: %s"
+                                 % ", ".join(MODULE_SETTINGS))
+    rules = settings.get("builtInRulesList")
+    if rules is not None:
+        if not isinstance(rules, list) or any(item not in BUILT_IN_RULES for item in rules):
+            raise DetectionError(path + ".builtInRulesList", "must be a list of %s" % ", ".join(BUILT_IN_RULES))
+    if "debugLogging" in settings and not isinstance(settings["debugLogging"], bool):
+        raise DetectionError(path + ".debugLogging", "must be a boolean")
+    spec = {"enabled": True, "version": 1}
     if settings:
         spec["settings"] = copy.deepcopy(settings)
     return {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "runtime-audit-engine"},

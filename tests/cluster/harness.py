@@ -43,10 +43,13 @@ CRD_FILES = (
     "deckhouse-crd-module-config.yaml",
     "log-shipper-crd-cluster-log-destination.yaml",
     "log-shipper-crd-cluster-logging-config.yaml",
+    "runtime-audit-engine-crd-falco-audit-rules.yaml",
+    "prometheus-crd-custom-prometheus-rules.yaml",
+    "prometheus-crd-cluster-alerts.yaml",
 )
 # Keys in the upstream CRD files that are not JSONSchemaProps fields. Deckhouse's installer drops
 # them by decoding into the typed CRD struct; a strict create would reject them.
-NON_SCHEMA_KEYS = ("x-doc-examples", "descriptions")
+NON_SCHEMA_KEYS = ("x-doc-examples", "x-doc-example", "descriptions")
 
 
 class HarnessError(RuntimeError):
