@@ -27,7 +27,7 @@ description:
   - With O(dest_dir) it writes the objects (and the Falco rules file) there (render mode) and deletes files it
     rendered earlier that are no longer wanted.
 author:
-  - auditops maintainers
+  - auditops maintainers (@auditops)
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
 attributes:

@@ -56,7 +56,10 @@ def test_apply_dry_run_then_real_then_idempotent_then_prune(run_role, k8s_cluste
 
     dry = run_role(variables, check=True)
     assert dry.rc == 0, dry
-    assert dry.stats["changed"] >= 3, dry      # ModuleConfig + two objects, accepted by the server's dry run
+    # The ModuleConfig and both objects went through the server's dry run (check mode) as changes.
+    assert dry.result("Turn runtime-audit-engine on (ModuleConfig, server-side apply)")["changed"] is True, dry
+    applied = dry.result("Apply the FalcoAuditRules and CustomPrometheusRules (server-side apply)")["results"]
+    assert [item["changed"] for item in applied] == [True, True], dry
     assert _get(k8s_cluster, "FalcoAuditRules", name)[0] == 404
 
     first = run_role(variables)
