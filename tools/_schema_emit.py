@@ -8,12 +8,27 @@ deterministic Python literal of its SNAPSHOTS) and the command line (rewrite the
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
 MAX_LINE = 150
+MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+
+
+def module_util(name):
+    """A collection module_utils file that imports nothing of the collection (``_openapi``, ``_yaml``), loaded
+    by path so the generators run without the collection installed."""
+    spec = importlib.util.spec_from_file_location("auditops_tools_" + name, os.path.join(MODULE_UTILS, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+openapi = module_util("_openapi")
+yaml_io = module_util("_yaml")
 
 HEADER = '''# -*- coding: utf-8 -*-
 # Copyright (c) auditops.deckhouse contributors

@@ -17,8 +17,6 @@ import hashlib
 import os
 import sys
 
-import yaml
-
 import _schema_emit
 from _schema_emit import DEFAULT_SOURCE, ROOT
 
@@ -43,42 +41,18 @@ SNAPSHOTS = {
     },
 }
 
-# JSON-schema keys that decide validity; everything else (description, x-examples, x-doc-*) is dropped.
-KEEP_SCALARS = ("type", "enum", "pattern", "required", "minimum", "maximum", "exclusiveMinimum",
-                "exclusiveMaximum", "minItems", "maxItems", "minLength", "maxLength", "format", "default",
-                "nullable", "uniqueItems", "x-kubernetes-preserve-unknown-fields")
-KEEP_LISTS = ("oneOf", "anyOf", "allOf")
-
-
-def trim(schema):
-    """Copy of a schema node with only the keys that decide validity."""
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key in KEEP_SCALARS:
-            out[key] = value
-        elif key == "properties":
-            out[key] = dict((name, trim(sub)) for name, sub in value.items())
-        elif key in KEEP_LISTS:
-            out[key] = [trim(sub) for sub in value]
-        elif key in ("items", "additionalProperties", "not"):
-            out[key] = trim(value)
-    return out
-
-
 def generate(source_dir=DEFAULT_SOURCE):
     snapshots = {}
     for name, config in sorted(SNAPSHOTS.items()):
         with open(os.path.join(source_dir, config["file"]), "rb") as handle:
             raw = handle.read()
-        document = yaml.safe_load(raw)
+        document = _schema_emit.yaml_io.safe_load(raw)
         snapshots[name] = {
             "description": config["description"],
             "upstream": config["upstream"],
             "sha256": hashlib.sha256(raw).hexdigest(),
             "config_version": int(document.get("x-config-version", 1)),
-            "schema": trim(document),
+            "schema": _schema_emit.openapi.trim(document),
         }
     return _schema_emit.module_text(SCRIPT, TITLE, "schemas", snapshots)
 

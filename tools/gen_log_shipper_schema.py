@@ -14,11 +14,8 @@ examples) as a Python dict, so modules shipped to a remote host need no data fil
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import sys
-
-import yaml
 
 import _schema_emit
 from _schema_emit import DEFAULT_SOURCE, ROOT
@@ -27,7 +24,6 @@ from _schema_emit import DEFAULT_SOURCE, ROOT
 TITLE = "Trimmed Deckhouse log-shipper CRD snapshots (validation keys only), one per named profile."
 SCRIPT = "tools/gen_log_shipper_schema.py"
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_log_shipper_schema.py")
-ENGINE = os.path.join(ROOT, "plugins", "module_utils", "_log_shipper.py")
 
 # Profile name -> where its CRDs come from. Add a snapshot here when a newer CRD file is available.
 SNAPSHOTS = {
@@ -42,16 +38,7 @@ SNAPSHOTS = {
 }
 
 
-def _load_engine():
-    # Load by path: the engine has no import-time dependency on this generated module.
-    spec = importlib.util.spec_from_file_location("_log_shipper_engine", ENGINE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def generate(source_dir=DEFAULT_SOURCE):
-    engine = _load_engine()
     snapshots = {}
     for name, config in sorted(SNAPSHOTS.items()):
         crds, digests = [], {}
@@ -60,7 +47,7 @@ def generate(source_dir=DEFAULT_SOURCE):
             with open(path, "rb") as handle:
                 raw = handle.read()
             digests[file_name] = hashlib.sha256(raw).hexdigest()
-            crds.append(engine.trim_crd(yaml.safe_load(raw)))
+            crds.append(_schema_emit.openapi.trim_crd(_schema_emit.yaml_io.safe_load(raw)))
         snapshots[name] = {
             "description": config["description"],
             "upstream": config["upstream"],

@@ -36,6 +36,9 @@ import json
 import math
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (
+    INT64_MAX, INT64_MIN, dump as yaml_dump, go_resolve_plain)
+
 try:
     import yaml
     from yaml.composer import Composer as _Composer
@@ -327,90 +330,6 @@ class _Fatal(Exception):
     def __init__(self, message, path=None, stage="decode"):
         Exception.__init__(self, message)
         self.message, self.path, self.stage = message, path, stage
-
-
-_GO_TRUE = frozenset(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"))
-_GO_FALSE = frozenset(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"))
-_GO_NULL = frozenset(("", "~", "null", "Null", "NULL"))
-_GO_SPECIAL_FLOATS = {".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
-                      ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
-                      "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
-                      "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf")}
-_GO_YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_GO_TIMESTAMP_PREFIX = re.compile(r"^[0-9]{4}-")
-_GO_TIMESTAMP = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]| )\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d{1,9})?"
-                           r"(?:Z|[+-]\d{2}:\d{2})?)?$")
-_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
-_MERGE = object()
-
-
-def _go_parse_int(text, signed=True):
-    """strconv.ParseInt/ParseUint with base 0 (0x, 0o, 0b and leading-0 octal prefixes)."""
-    sign = 1
-    body = text
-    if body[:1] in "+-":
-        if not signed:
-            return None
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    if not body:
-        return None
-    lower = body.lower()
-    try:
-        if lower.startswith("0x"):
-            value = int(body[2:], 16) if re.match(r"^[0-9a-fA-F]+$", body[2:]) else None
-        elif lower.startswith("0b"):
-            value = int(body[2:], 2) if re.match(r"^[01]+$", body[2:]) else None
-        elif lower.startswith("0o"):
-            value = int(body[2:], 8) if re.match(r"^[0-7]+$", body[2:]) else None
-        elif len(body) > 1 and body[0] == "0":
-            value = int(body[1:], 8) if re.match(r"^[0-7]+$", body[1:]) else None
-        else:
-            value = int(body, 10) if re.match(r"^[0-9]+$", body) else None
-    except ValueError:
-        value = None
-    if value is None:
-        return None
-    value *= sign
-    if signed and not _INT64_MIN <= value <= _INT64_MAX:
-        return None
-    if not signed and value > _UINT64_MAX:
-        return None
-    return value
-
-
-def go_resolve_plain(text):
-    """Type of an unquoted YAML scalar for go-yaml v2: ('str'|'bool'|'int'|'float'|'null'|'merge', value).
-
-    YAML 1.1 rules as Go reads them: y/n/yes/no/on/off are booleans, 0777 is octal, 1e3 is a float,
-    and timestamps stay strings when the target is untyped."""
-    if text in _GO_TRUE:
-        return "bool", True
-    if text in _GO_FALSE:
-        return "bool", False
-    if text in _GO_NULL:
-        return "null", None
-    if text in _GO_SPECIAL_FLOATS:
-        return "float", _GO_SPECIAL_FLOATS[text]
-    if text == "<<":
-        return "merge", _MERGE
-    first = text[0]
-    if first == ".":
-        if _GO_YAML_FLOAT.match(text):
-            return "float", float(text)
-        return "str", text
-    if first in "+-0123456789":
-        if _GO_TIMESTAMP_PREFIX.match(text) and _GO_TIMESTAMP.match(text):
-            return "str", text
-        plain = text.replace("_", "")
-        value = _go_parse_int(plain)
-        if value is None:
-            value = _go_parse_int(plain, signed=False)
-        if value is not None:
-            return "int", value
-        if _GO_YAML_FLOAT.match(plain):
-            return "float", float(plain)
-    return "str", text
 
 
 _PLAIN_TAG = "!auditops/plain"
@@ -765,7 +684,7 @@ class _Decoder(object):
                 raise _Fatal("json: cannot unmarshal number %s into Go struct field %s.%s of type int64"
                              % (value, struct, ".".join(chain)), path)
             value = int(value)
-            if not _INT64_MIN <= value <= _INT64_MAX:
+            if not INT64_MIN <= value <= INT64_MAX:
                 raise _Fatal("json: cannot unmarshal number %s into Go struct field %s.%s of type int64"
                              % (value, struct, ".".join(chain)), path)
             return value
@@ -1967,84 +1886,6 @@ def preset(name):
 
 # --- output -----------------------------------------------------------------------------------
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./*:@+=-]*$")
-_YAML11_WORDS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"))
-
-
-def _yaml_string(text):
-    if (_PLAIN_SAFE.match(text) and not text.endswith(":") and text.lower() not in _YAML11_WORDS
-            and go_resolve_plain(text)[0] == "str"):
-        return text
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif code < 0x20 or 0x7F <= code <= 0x9F:
-            out.append("\\x%02x" % code)
-        elif code in (0xFEFF, 0x2028, 0x2029) or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
-            out.append("\\u%04x" % code)
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _yaml_scalar(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return repr(value)
-    return _yaml_string(str(value))
-
-
-def _yaml_lines(value, indent):
-    pad = "  " * indent
-    lines = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            label = "%s%s:" % (pad, _yaml_string(str(key)))
-            if isinstance(item, dict) and item:
-                lines.append(label)
-                lines.extend(_yaml_lines(item, indent + 1))
-            elif isinstance(item, list) and item:
-                lines.append(label)
-                lines.extend(_yaml_lines(item, indent))
-            else:
-                lines.append("%s %s" % (label, _yaml_inline(item)))
-        return lines
-    for item in value:
-        if isinstance(item, dict) and item:
-            sub = _yaml_lines(item, indent + 1)
-            lines.append("%s- %s" % (pad, sub[0].lstrip()))
-            lines.extend(sub[1:])
-        elif isinstance(item, list) and item:
-            sub = _yaml_lines(item, indent + 1)
-            lines.append("%s- %s" % (pad, sub[0].lstrip()))
-            lines.extend(sub[1:])
-        else:
-            lines.append("%s- %s" % (pad, _yaml_inline(item)))
-    return lines
-
-
-def _yaml_inline(value):
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _yaml_scalar(value)
-
-
 def canonical(policy):
     """A decoded policy in a stable layout: apiVersion, kind, metadata, omitStages, omitManagedFields, rules."""
     policy = _decode_data(policy)
@@ -2057,7 +1898,7 @@ def canonical(policy):
 
 def to_yaml(policy):
     """Deterministic YAML for a policy; strings Go's YAML reader would take for another type are quoted."""
-    return "\n".join(_yaml_lines(canonical(policy), 0)) + "\n"
+    return yaml_dump(canonical(policy))
 
 
 def to_base64(text):

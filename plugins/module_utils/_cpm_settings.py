@@ -31,6 +31,7 @@ except ImportError:  # diffs fall back to JSON
     HAS_YAML = False
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
+from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import validate as validate_schema
 
 MODULE_NAME = "control-plane-manager"
 API_VERSION = "deckhouse.io/v1alpha1"
@@ -186,102 +187,9 @@ def _manager_text(others):
 
 # --- validation against the module's settings schema ---------------------------------------------
 
-def _type_ok(value, expected):
-    if expected == "object":
-        return isinstance(value, dict)
-    if expected == "array":
-        return isinstance(value, list)
-    if expected == "string":
-        return isinstance(value, str)
-    if expected == "boolean":
-        return isinstance(value, bool)
-    if expected == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
-    if expected == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return True
-
-
-def _type_name(value):
-    for name, kind in (("boolean", bool), ("object", dict), ("array", list), ("string", str), ("integer", int),
-                       ("number", float)):
-        if isinstance(value, kind):
-            return name
-    return "null" if value is None else type(value).__name__
-
-
-def _check(value, schema, path, errors):
-    if not isinstance(schema, dict) or not schema:
-        return
-    if value is None:
-        if not schema.get("nullable"):
-            errors.append("%s: Invalid value: null: must not be null" % path)
-        return
-    expected = schema.get("type")
-    if expected and not _type_ok(value, expected):
-        errors.append("%s: Invalid value: %s: must be of type %s" % (path, _type_name(value), expected))
-        return
-    if "enum" in schema and not any(_same(value, item) for item in schema["enum"]):
-        errors.append("%s: Unsupported value: %s: supported values: %s"
-                      % (path, _show(value), ", ".join(_show(item) for item in schema["enum"])))
-    if isinstance(value, str):
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append("%s: Invalid value: %s: must match '%s'" % (path, _show(value), schema["pattern"]))
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append("%s: Invalid value: %s: must be at least %d characters long" % (path, _show(value), schema["minLength"]))
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append("%s: Too long: must have at most %d characters" % (path, schema["maxLength"]))
-    if _type_ok(value, "number"):
-        if "minimum" in schema and (value < schema["minimum"] or (schema.get("exclusiveMinimum") and value == schema["minimum"])):
-            errors.append("%s: Invalid value: %s: must be greater than or equal to %s" % (path, value, schema["minimum"]))
-        if "maximum" in schema and (value > schema["maximum"] or (schema.get("exclusiveMaximum") and value == schema["maximum"])):
-            errors.append("%s: Invalid value: %s: must be less than or equal to %s" % (path, value, schema["maximum"]))
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append("%s: Invalid value: must have at least %d items" % (path, schema["minItems"]))
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append("%s: Too many: must have at most %d items" % (path, schema["maxItems"]))
-        if isinstance(schema.get("items"), dict):
-            for index, item in enumerate(value):
-                _check(item, schema["items"], "%s[%d]" % (path, index), errors)
-    if isinstance(value, dict):
-        _check_object(value, schema, path, errors)
-    for sub in schema.get("allOf") or []:
-        _check(value, sub, path, errors)
-    for key in ("oneOf", "anyOf"):
-        if schema.get(key):
-            results = []
-            for sub in schema[key]:
-                errs = []
-                _check(value, sub, path, errs)
-                results.append(errs)
-            passed = sum(1 for errs in results if not errs)
-            if passed == 0 or (key == "oneOf" and passed > 1):
-                closest = min(results, key=len)
-                errors.append("%s: Invalid value: must match %s of the allowed forms (%s)%s"
-                              % (path, "exactly one" if key == "oneOf" else "at least one", key,
-                                 ("; closest: " + "; ".join(closest)) if passed == 0 else ""))
-
-
-def _check_object(value, schema, path, errors):
-    for name in schema.get("required") or []:
-        if name not in value:
-            errors.append("%s.%s: Required value" % (path, name))
-    properties = schema.get("properties") or {}
-    extra = schema.get("additionalProperties")
-    for name in sorted(value):
-        child = "%s.%s" % (path, name)
-        if name in properties:
-            _check(value[name], properties[name], child, errors)
-        elif isinstance(extra, dict):
-            _check(value[name], extra, child, errors)
-        elif extra is True or schema.get("x-kubernetes-preserve-unknown-fields"):
-            continue
-        else:
-            # Deckhouse sets additionalProperties: false wherever a schema leaves it out, so its webhook
-            # refuses settings the schema does not define.
-            errors.append("%s: Forbidden: not a setting of %s in this schema version" % (child, MODULE_NAME))
-
+# Deckhouse sets additionalProperties: false wherever a module schema leaves it out, so its webhook
+# refuses settings the schema does not define.
+_UNKNOWN_SETTING = "Forbidden: not a setting of %s in this schema version" % MODULE_NAME
 
 def convert(settings, from_version, to_version):
     """``settings`` of version ``from_version`` as Deckhouse converts them to ``to_version`` (a copy)."""
@@ -321,9 +229,8 @@ def validate_settings(settings, version=CREATE_VERSION, profile=DEFAULT_PROFILE)
                         "than that schema may be reported as unknown (choose another settings_schema, or none)"
                         % (MODULE_NAME, version, profile, target))
     converted = convert(settings, version, target) if version < target else settings
-    errors = []
-    _check(converted, snapshot["schema"], dotted(SETTINGS), errors)
-    return errors, warnings
+    return validate_schema(converted, snapshot["schema"], dotted(SETTINGS), unknown=_UNKNOWN_SETTING,
+                           defaults=False), warnings
 
 
 # --- ModuleConfig ---------------------------------------------------------------------------------

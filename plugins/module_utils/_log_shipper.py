@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 import os
 import re
+
+from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import (
+    cel_forbidden_keys, show as _show, trim as trim_schema, trim_crd, type_name as _type_name, unchecked_rules,
+    validate as _validate_schema)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump as yaml_dump, scalar as yaml_scalar
 
 GROUP = "deckhouse.io"
 KIND_DESTINATION = "ClusterLogDestination"
@@ -62,77 +66,18 @@ class LogShipperError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Schema trimming (shared by tools/gen_log_shipper_schema.py and live CRDs)
+# Schema trimming and validation: plugins/module_utils/_openapi.py (shared with the settings engine
+# and tools/gen_*_schema.py); trim_schema, trim_crd, cel_forbidden_keys and unchecked_rules are
+# re-exported from there as part of this engine's public API.
 # --------------------------------------------------------------------------------------------
 
-# Keys of JSONSchemaProps that matter for validation; descriptions and doc examples are dropped.
-_SCHEMA_SCALAR_KEYS = frozenset([
-    "type", "enum", "pattern", "required", "minItems", "maxItems", "minLength", "maxLength",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties",
-    "format", "default", "nullable", "uniqueItems", "x-kubernetes-int-or-string",
-    "x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-    "x-kubernetes-map-type", "x-kubernetes-embedded-resource",
-])
-_SCHEMA_MAP_KEYS = ("properties", "patternProperties")
-_SCHEMA_LIST_KEYS = ("oneOf", "anyOf", "allOf")
-_CEL_KEYS = ("rule", "message", "messageExpression", "fieldPath", "reason")
+def validate(instance, schema, path=""):
+    """Validate ``instance`` against a (trimmed or full) CRD OpenAPI v3 schema.
 
-
-def trim_schema(schema):
-    """Copy of an OpenAPI v3 schema node with only the validation-relevant keys."""
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key in _SCHEMA_SCALAR_KEYS:
-            out[key] = copy.deepcopy(value)
-        elif key in _SCHEMA_MAP_KEYS:
-            out[key] = dict((name, trim_schema(sub)) for name, sub in value.items())
-        elif key in _SCHEMA_LIST_KEYS:
-            out[key] = [trim_schema(sub) for sub in value]
-        elif key in ("items", "not", "additionalProperties"):
-            out[key] = trim_schema(value)
-        elif key == "x-kubernetes-validations":
-            out[key] = [dict((k, r[k]) for k in _CEL_KEYS if k in r) for r in value]
-    return out
-
-
-def trim_crd(crd):
-    """Reduce a CustomResourceDefinition to what profiles need (names, versions, schemas)."""
-    spec = crd.get("spec") or {}
-    names = spec.get("names") or {}
-    versions = []
-    for version in spec.get("versions") or []:
-        schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        versions.append({
-            "name": version.get("name"),
-            "served": bool(version.get("served")),
-            "storage": bool(version.get("storage")),
-            "schema": {"openAPIV3Schema": trim_schema(schema) if schema is not None else None},
-        })
-    return {
-        "apiVersion": crd.get("apiVersion", "apiextensions.k8s.io/v1"),
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": (crd.get("metadata") or {}).get("name")},
-        "spec": {
-            "group": spec.get("group"),
-            "names": {"kind": names.get("kind"), "plural": names.get("plural")},
-            "scope": spec.get("scope"),
-            "versions": versions,
-        },
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Validator: the OpenAPI v3 subset Kubernetes CRDs use, plus CRD specifics (int-or-string,
-# unknown-field pruning, the CEL rules we can read). Errors are (path, message, is_enum).
-# --------------------------------------------------------------------------------------------
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# CEL: !(['a', 'b'].exists(k, k in self)) -- "none of these keys may be set".
-_CEL_FORBIDDEN_KEYS = re.compile(
-    r"^\s*!\s*\(\s*\[(?P<list>[^\]]*)\]\s*\.\s*exists\s*\(\s*(?P<v>\w+)\s*,\s*(?P=v)\s+in\s+self\s*\)\s*\)\s*$")
-_CEL_STRING = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
+    Returns a list of 'field.path: message' strings; empty means valid. Unknown fields are
+    errors (the API server would prune them silently, which is how seed bugs go unnoticed).
+    """
+    return _validate_schema(instance, schema, path)
 
 
 def _join(path, key):
@@ -146,230 +91,6 @@ def _key(path, key):
 
 def _index(path, index):
     return "%s[%d]" % (path, index)
-
-
-def _show(value):
-    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else json.dumps(value)
-
-
-def _type_ok(value, expected):
-    if expected == "object":
-        return isinstance(value, dict)
-    if expected == "array":
-        return isinstance(value, list)
-    if expected == "string":
-        return isinstance(value, str)
-    if expected == "boolean":
-        return isinstance(value, bool)
-    if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return True
-
-
-def _type_name(value):
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if value is None:
-        return "null"
-    return type(value).__name__
-
-
-def cel_forbidden_keys(rule):
-    """Keys a CEL rule of the form ``!([...].exists(k, k in self))`` forbids, else None."""
-    match = _CEL_FORBIDDEN_KEYS.match(rule or "")
-    if not match:
-        return None
-    return [a or b for a, b in _CEL_STRING.findall(match.group("list"))]
-
-
-def unchecked_rules(schema, path=""):
-    """CEL rules in ``schema`` that the client-side validator cannot evaluate."""
-    found = []
-    if not isinstance(schema, dict):
-        return found
-    for rule in schema.get("x-kubernetes-validations") or []:
-        if cel_forbidden_keys(rule.get("rule")) is None:
-            found.append("%s: %s" % (path or "<root>", rule.get("rule")))
-    for name, sub in (schema.get("properties") or {}).items():
-        found.extend(unchecked_rules(sub, _join(path, name)))
-    if isinstance(schema.get("items"), dict):
-        found.extend(unchecked_rules(schema["items"], path + "[]"))
-    if isinstance(schema.get("additionalProperties"), dict):
-        found.extend(unchecked_rules(schema["additionalProperties"], path + "[*]"))
-    return found
-
-
-def _validate(value, schema, path, errors, structural):
-    if not isinstance(schema, dict) or not schema:
-        return
-    if value is None:
-        if not schema.get("nullable"):
-            errors.append((path, "Invalid value: null: must not be null", False))
-        return
-
-    int_or_string = schema.get("x-kubernetes-int-or-string")
-    expected = schema.get("type")
-    if int_or_string:
-        if not (isinstance(value, str) or _type_ok(value, "integer")):
-            errors.append((path, "Invalid value: %s: must be an integer or a string" % _type_name(value), False))
-            return
-    elif expected and not _type_ok(value, expected):
-        errors.append((path, "Invalid value: %s: must be of type %s" % (_type_name(value), expected), False))
-        return
-
-    if "enum" in schema:
-        if not any(value == item and type(value) is type(item) for item in schema["enum"]):
-            errors.append((path, "Unsupported value: %s: supported values: %s"
-                           % (_show(value), ", ".join(_show(item) for item in schema["enum"])), True))
-
-    if isinstance(value, str):
-        pattern = schema.get("pattern")
-        if pattern is not None and not re.search(pattern, value):
-            errors.append((path, "Invalid value: %s: must match '%s'" % (_show(value), pattern), False))
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append((path, "Invalid value: %s: must be at least %d characters long" % (_show(value), schema["minLength"]), False))
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append((path, "Too long: must have at most %d characters" % schema["maxLength"], False))
-
-    if _type_ok(value, "number"):
-        if "minimum" in schema:
-            low = schema["minimum"]
-            if value < low or (schema.get("exclusiveMinimum") and value == low):
-                errors.append((path, "Invalid value: %s: must be greater than%s %s"
-                               % (value, "" if schema.get("exclusiveMinimum") else " or equal to", low), False))
-        if "maximum" in schema:
-            high = schema["maximum"]
-            if value > high or (schema.get("exclusiveMaximum") and value == high):
-                errors.append((path, "Invalid value: %s: must be less than%s %s"
-                               % (value, "" if schema.get("exclusiveMaximum") else " or equal to", high), False))
-
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append((path, "Invalid value: %d items: must have at least %d items" % (len(value), schema["minItems"]), False))
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append((path, "Too many: %d: must have at most %d items" % (len(value), schema["maxItems"]), False))
-        if isinstance(schema.get("items"), dict):
-            for index, item in enumerate(value):
-                _validate(item, schema["items"], _index(path, index), errors, structural)
-
-    if isinstance(value, dict):
-        if structural:
-            # The API server applies structural defaults before it validates (a oneOf that
-            # "requires" a defaulted field passes), so do the same.
-            missing = [name for name, sub in (schema.get("properties") or {}).items()
-                       if name not in value and isinstance(sub, dict) and "default" in sub]
-            if missing:
-                value = dict(value)
-                for name in missing:
-                    value[name] = copy.deepcopy(schema["properties"][name]["default"])
-        _validate_object(value, schema, path, errors, structural)
-
-    for rule in schema.get("x-kubernetes-validations") or []:
-        forbidden = cel_forbidden_keys(rule.get("rule"))
-        if forbidden is not None and isinstance(value, dict):
-            used = [key for key in forbidden if key in value]
-            if used:
-                errors.append((path, "Invalid value: %s (%s)" % (rule.get("message") or rule.get("rule"), ", ".join(used)), False))
-
-    _validate_junctors(value, schema, path, errors)
-
-
-def _validate_object(value, schema, path, errors, structural):
-    for name in schema.get("required") or []:
-        if name not in value:
-            errors.append((_join(path, name), "Required value", False))
-    properties = schema.get("properties") or {}
-    extra = schema.get("additionalProperties")
-    for name in sorted(value):
-        if name in properties:
-            _validate(value[name], properties[name], _join(path, name), errors, structural)
-        elif isinstance(extra, dict):
-            _validate(value[name], extra, _key(path, name), errors, structural)
-        elif extra is False:
-            errors.append((_join(path, name), "Forbidden: additional properties are not allowed", False))
-        elif structural and not schema.get("x-kubernetes-preserve-unknown-fields") and extra is not True:
-            # Only the structural (outer) schema decides pruning; junctor branches do not.
-            errors.append((_join(path, name) if _PLAIN_KEY.match(name) else _key(path, name),
-                           "Unknown field: not in the CRD schema (the API server would drop it silently)", False))
-    if "minProperties" in schema and len(value) < schema["minProperties"]:
-        errors.append((path, "Invalid value: must have at least %d properties" % schema["minProperties"], False))
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        errors.append((path, "Too many: must have at most %d properties" % schema["maxProperties"], False))
-
-
-def _closest(branch_errors):
-    # The alternative that failed least, preferring ones whose discriminator (an enum) matched.
-    return min(branch_errors, key=lambda errs: (sum(1 for e in errs if e[2]), len(errs)))
-
-
-def _detail(errs):
-    return "; ".join("%s: %s" % (p or "<root>", m) for p, m, _enum in errs)
-
-
-def _validate_junctors(value, schema, path, errors):
-    for sub in schema.get("allOf") or []:
-        _validate(value, sub, path, errors, False)
-
-    if schema.get("anyOf"):
-        results = []
-        for sub in schema["anyOf"]:
-            errs = []
-            _validate(value, sub, path, errs, False)
-            results.append(errs)
-        if all(results):
-            errors.append((path, "Invalid value: must validate at least one schema (anyOf); closest: %s"
-                           % _detail(_closest(results)), False))
-
-    if schema.get("oneOf"):
-        results = []
-        for sub in schema["oneOf"]:
-            errs = []
-            _validate(value, sub, path, errs, False)
-            results.append(errs)
-        passed = sum(1 for errs in results if not errs)
-        if passed == 0:
-            errors.append((path, "Invalid value: must validate one and only one schema (oneOf); closest: %s"
-                           % _detail(_closest(results)), False))
-        elif passed > 1:
-            errors.append((path, "Invalid value: must validate one and only one schema (oneOf); %d match" % passed, False))
-
-    if isinstance(schema.get("not"), dict):
-        errs = []
-        _validate(value, schema["not"], path, errs, False)
-        if not errs:
-            banned = schema["not"].get("required")
-            if banned and len(schema["not"]) == 1:
-                errors.append((path, "Forbidden: %s must not be set together" % " and ".join(banned), False))
-            else:
-                errors.append((path, "Invalid value: must not validate the schema (not)", False))
-
-
-def validate(instance, schema, path=""):
-    """Validate ``instance`` against a (trimmed or full) CRD OpenAPI v3 schema.
-
-    Returns a list of 'field.path: message' strings; empty means valid. Unknown fields are
-    errors (the API server would prune them silently, which is how seed bugs go unnoticed).
-    """
-    errors = []
-    if path == "" and isinstance(instance, dict) and isinstance(schema, dict):
-        # apiVersion/kind/metadata are implicit in every CRD schema.
-        body = dict((k, v) for k, v in instance.items() if k not in ("apiVersion", "kind", "metadata", "status"))
-        _validate(body, schema, path, errors, True)
-    else:
-        _validate(instance, schema, path, errors, True)
-    return ["%s: %s" % (p or "<root>", m) for p, m, _enum in errors]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1307,60 +1028,9 @@ def validate_object(obj, profile):
 # Output: YAML, render plan, prune plan
 # --------------------------------------------------------------------------------------------
 
-_PLAIN_SCALAR = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
-_YAML_WORDS = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
-
-
-def _yaml_scalar(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value)
-    if _PLAIN_SCALAR.match(text) and text.lower() not in _YAML_WORDS:
-        return text
-    # JSON strings are valid YAML double-quoted scalars.
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _yaml_lines(value, indent):
-    pad = "  " * indent
-    lines = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            label = "%s%s:" % (pad, _yaml_scalar(key))
-            if isinstance(item, (dict, list)) and item:
-                lines.append(label)
-                lines.extend(_yaml_lines(item, indent + 1))
-            else:
-                lines.append("%s %s" % (label, _yaml_inline(item)))
-    else:
-        for item in value:
-            if isinstance(item, dict) and item:
-                sub = _yaml_lines(item, indent + 1)
-                lines.append("%s- %s" % (pad, sub[0].lstrip()))
-                lines.extend(sub[1:])
-            elif isinstance(item, list) and item:
-                lines.append("%s-" % pad)
-                lines.extend(_yaml_lines(item, indent + 1))
-            else:
-                lines.append("%s- %s" % (pad, _yaml_inline(item)))
-    return lines
-
-
-def _yaml_inline(value):
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _yaml_scalar(value)
-
-
 def to_yaml(obj):
     """One YAML document ('---' first), block style, keys in insertion order: byte-stable."""
-    return "---\n" + "\n".join(_yaml_lines(obj, 0)) + "\n"
+    return yaml_dump(obj, indent_sequences=True, explicit_start=True, plain_punctuation=False)
 
 
 def file_name(obj):
@@ -1389,7 +1059,7 @@ def has_secrets(obj):
 
 
 def _owned_marker(owner):
-    return ("    %s: %s\n" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE), "    %s: %s\n" % (ROLE_LABEL, _yaml_scalar(owner)))
+    return ("    %s: %s\n" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE), "    %s: %s\n" % (ROLE_LABEL, yaml_scalar(owner, plain_punctuation=False)))
 
 
 _RENDERED_NAME = re.compile(r"^(clusterlogdestination|clusterloggingconfig)-[a-z0-9.-]+\.yml$")
