@@ -41,6 +41,7 @@ SNAPSHOTS = {
     },
 }
 
+
 def generate(source_dir=DEFAULT_SOURCE):
     snapshots = {}
     for name, config in sorted(SNAPSHOTS.items()):

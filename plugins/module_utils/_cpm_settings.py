@@ -21,7 +21,6 @@ import base64
 import binascii
 import copy
 import json
-import re
 
 try:
     import yaml
@@ -190,6 +189,7 @@ def _manager_text(others):
 # Deckhouse sets additionalProperties: false wherever a module schema leaves it out, so its webhook
 # refuses settings the schema does not define.
 _UNKNOWN_SETTING = "Forbidden: not a setting of %s in this schema version" % MODULE_NAME
+
 
 def convert(settings, from_version, to_version):
     """``settings`` of version ``from_version`` as Deckhouse converts them to ``to_version`` (a copy)."""

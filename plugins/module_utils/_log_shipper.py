@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import (
-    cel_forbidden_keys, show as _show, trim as trim_schema, trim_crd, type_name as _type_name, unchecked_rules,
-    validate as _validate_schema)
+    show as _show, trim_crd, type_name as _type_name, unchecked_rules, validate as _validate_schema)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump as yaml_dump, scalar as yaml_scalar
 
 GROUP = "deckhouse.io"
@@ -67,8 +65,7 @@ class LogShipperError(ValueError):
 
 # --------------------------------------------------------------------------------------------
 # Schema trimming and validation: plugins/module_utils/_openapi.py (shared with the settings engine
-# and tools/gen_*_schema.py); trim_schema, trim_crd, cel_forbidden_keys and unchecked_rules are
-# re-exported from there as part of this engine's public API.
+# and tools/gen_*_schema.py).
 # --------------------------------------------------------------------------------------------
 
 def validate(instance, schema, path=""):

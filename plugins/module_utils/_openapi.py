@@ -281,8 +281,8 @@ def _validate(run, value, schema, path, errors, structural):
         if forbidden is not None and isinstance(value, dict):
             used = [key for key in forbidden if key in value]
             if used:
-                errors.append((path, "Invalid value: %s (%s)" % (rule.get("message") or rule.get("rule"),
-                                                                  ", ".join(used)), False))
+                message = rule.get("message") or rule.get("rule")
+                errors.append((path, "Invalid value: %s (%s)" % (message, ", ".join(used)), False))
 
     _validate_junctors(run, value, schema, path, errors)
 

@@ -10,6 +10,7 @@ import copy
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _openapi as oa
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +115,8 @@ def test_additional_properties_false():
 
 
 def test_cel_forbidden_keys():
-    assert ls.cel_forbidden_keys("!(['pod', \"node\"].exists(k, k in self))") == ["pod", "node"]
-    assert ls.cel_forbidden_keys("self.size() < 3") is None
+    assert oa.cel_forbidden_keys("!(['pod', \"node\"].exists(k, k in self))") == ["pod", "node"]
+    assert oa.cel_forbidden_keys("self.size() < 3") is None
     schema = {"type": "object", "additionalProperties": {"type": "string"},
               "x-kubernetes-validations": [{"rule": "!(['pod'].exists(k, k in self))", "message": "reserved"},
                                            {"rule": "self.size() < 3", "message": "too many"}]}
