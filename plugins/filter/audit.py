@@ -2,7 +2,7 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters audit_level, audit_policy_validate and simulation_summary (documentation in the .yml file of
+"""Filters audit_level, audit_policy_validate, simulation_summary and simulation_table (documentation in the .yml file of
 each next to this one)."""
 
 from __future__ import absolute_import, division, print_function
@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import summary_line
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import format_tables, summary_line
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
     DEFAULT_KUBERNETES_VERSION,
     PolicyError,
@@ -81,10 +81,23 @@ def simulation_summary(result):
     return summary_line(_plain(result))
 
 
+def simulation_table(report):
+    """The command line's tables, as lines, for the whole result of the audit_policy_simulate module."""
+    if not isinstance(report, dict) or not isinstance(report.get("input"), dict) or \
+            not isinstance(report.get("results"), list):
+        raise AnsibleFilterError("simulation_table: expects the registered result of audit_policy_simulate "
+                                 "(with input and results)")
+    data = _plain(report)
+    for result in data["results"]:
+        simulation_summary(result)  # the same check of each item
+    return format_tables(data).splitlines()
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "audit_level": audit_level,
             "audit_policy_validate": audit_policy_validate,
             "simulation_summary": simulation_summary,
+            "simulation_table": simulation_table,
         }

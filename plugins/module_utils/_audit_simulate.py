@@ -736,7 +736,11 @@ def _human(size):
 
 def format_report(report):
     """The report as text tables (what the command line prints)."""
-    data = report.as_dict()
+    return format_tables(report.as_dict())
+
+
+def format_tables(data):
+    """The tables of format_report from the report as a dict (the audit_policy_simulate module's result)."""
     source = data["input"]
     out = ["%s: %d lines, %d audit events, %d requests, %s; %s to %s (%s s)" % (
         source["path"], source["lines"], source["events"], source["requests"], _human(source["bytes"]),

@@ -152,6 +152,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+elapsed_seconds:
+  description: How long reading the log and simulating took, in seconds (for a progress line in a playbook).
+  returned: success
+  type: float
+  sample: 12.4
+  version_added: 0.2.0
 input:
   description: What the log held.
   returned: success
@@ -281,6 +287,7 @@ results:
 '''
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -329,6 +336,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    started = time.time()
     try:
         engine.parse_version(params["kubernetes_version"])
         report = simulator.simulate(params["log"], _candidates(module), params["kubernetes_version"],
@@ -345,7 +353,7 @@ def main():
     if not source["duration_seconds"]:
         module.warn("log: %s covers no time span, so there is no per-day projection or retention"
                     % os.path.basename(params["log"]))
-    module.exit_json(changed=False, **report.as_dict())
+    module.exit_json(changed=False, elapsed_seconds=round(time.time() - started, 3), **report.as_dict())
 
 
 def _examples(source):

@@ -11,6 +11,7 @@ and a master whose kube-apiserver is the test cluster's.
 
 import base64
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -340,10 +341,19 @@ def test_simulate_reports_every_candidate_and_gates_on_retention(play, tmp_path)
     common = {"auditops_masters_hosts": "localhost", "simulate_become": False, "simulate_log": str(log)}
     run = play("auditops.deckhouse.simulate", common)
     assert run.rc == 0, run
-    message = run.results("Show the comparison")["localhost"]["msg"]
-    assert "100 requests in 9.9 s" in message
+    table = run.results("Show the comparison")["localhost"]["msg"]
+    assert table[0].startswith(str(log)) and "100 requests" in table[0] and "(9.9 s)" in table[0], table
+    rows = {}  # policy -> its events column in the first table (the second table lists the policies again)
+    for line in table:
+        cells = line.split()
+        if cells and cells[0] in ("minimal", "security", "comprehensive"):
+            rows.setdefault(cells[0], cells[1])
+    assert sorted(rows) == ["comprehensive", "minimal", "security"], table
+    assert rows["comprehensive"] == "100", table  # comprehensive records each secret read
+    summary = run.results("Show one summary line per candidate")["localhost"]["msg"]
     for preset in ("minimal", "security", "comprehensive"):
-        assert "%s: " % preset in message
+        assert any(line.startswith("%s: " % preset) for line in summary), summary
+    assert re.match(r"simulated 3 candidates on 100 requests in [0-9.]+ s$", summary[-1]), summary
     assert run.changed() == 0
     # 1 MiB x 1 file at ~10 events a second lasts minutes: a 1 hour minimum fails, naming the policy.
     gated = play("auditops.deckhouse.simulate", dict(common, simulate_min_retention_hours=1,

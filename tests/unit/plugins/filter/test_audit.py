@@ -14,7 +14,8 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.auditops.deckhouse.plugins.filter.audit import (
-    FilterModule, audit_level, audit_policy_validate, simulation_summary)
+    FilterModule, audit_level, audit_policy_validate, simulation_summary, simulation_table)
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_simulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FILTER_DIR = os.path.join(ROOT, "plugins", "filter")
@@ -35,7 +36,7 @@ ALICE = {"user": "alice", "groups": ["system:authenticated"]}
 
 
 def test_filters_are_registered():
-    assert sorted(FilterModule().filters()) == ["audit_level", "audit_policy_validate", "simulation_summary"]
+    assert sorted(FilterModule().filters()) == ["audit_level", "audit_policy_validate", "simulation_summary", "simulation_table"]
 
 
 @pytest.mark.parametrize("request_,level,stages", [
@@ -92,7 +93,7 @@ def test_audit_policy_validate():
     assert "effective_policy" not in good
 
 
-@pytest.mark.parametrize("name", ["audit_level", "audit_policy_validate", "simulation_summary"])
+@pytest.mark.parametrize("name", ["audit_level", "audit_policy_validate", "simulation_summary", "simulation_table"])
 def test_filter_documentation_files(name):
     with open(os.path.join(FILTER_DIR, name + ".yml")) as handle:
         doc = yaml.safe_load(handle)
@@ -120,6 +121,25 @@ def test_simulation_summary():
         simulation_summary({"name": "x", "events": 1, "estimated_body_bytes": 0, "mb_per_day": None, "security": {}})
     with pytest.raises(AnsibleFilterError, match="expects one item"):
         simulation_summary([result])
+
+
+def test_simulation_table_prints_what_the_command_line_prints(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": "id-%d" % index,
+        "stage": "ResponseComplete", "requestURI": "/api/v1/namespaces/prod/secrets/db", "verb": "get",
+        "user": {"username": "alice"}, "objectRef": {"resource": "secrets", "namespace": "prod", "name": "db"},
+        "responseStatus": {"code": 200}, "stageTimestamp": "2026-11-23T10:00:0%d.000000Z" % index}) + "\n"
+        for index in range(3)))
+    report = _audit_simulate.simulate(str(log), [_audit_simulate.Candidate("security", {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})])
+    lines = simulation_table(report.as_dict())
+    assert lines == _audit_simulate.format_report(report).splitlines()
+    assert lines[0].startswith("%s: 3 lines, 3 audit events, 3 requests" % log)
+    assert [line.split()[:1] for line in lines].count(["security"]) == 2  # one row in each table
+    with pytest.raises(AnsibleFilterError, match="expects the registered result"):
+        simulation_table(report.as_dict()["results"])
+    with pytest.raises(AnsibleFilterError, match="not an audit_policy_simulate result"):
+        simulation_table({"input": {}, "results": [{"name": "x"}]})
 
 
 PLAYBOOK = """
