@@ -116,12 +116,14 @@ def parse_timestamp(text):
     return seconds
 
 
-def request_key(event):
+def request_key(event, named=None):
     """The request an event belongs to, as a hashable key: (user, groups, verb, namespace, api_group,
     resource, subresource, name, path). The policy sees the authenticated user, not an impersonated one
     (the audit filter runs before impersonation); a failed authentication has no user. Only the event's
     structure is checked here (ValueError); the values' types are checked once per distinct key, by
-    ``_request_from_key``."""
+    ``_request_from_key``. ``named``: the (group, resource) pairs whose object names the policies decide
+    by (``_named_resources``); other requests get the name "" (when it is a string), so requests on many
+    objects share one key. None keeps every name."""
     user = event.get("user")
     if user is None:
         user = {}
@@ -138,8 +140,12 @@ def request_key(event):
     if ref is not None and not isinstance(ref, dict):
         raise ValueError("objectRef is not an object")
     if ref and ref.get("resource"):
+        group, resource, name = ref.get("apiGroup") or "", ref["resource"], ref.get("name") or ""
+        if named is not None and isinstance(name, str) and isinstance(group, str) and isinstance(resource, str) \
+                and (group, resource) not in named:
+            name = ""
         return (user.get("username") or None, groups, event.get("verb"), ref.get("namespace") or "",
-                ref.get("apiGroup") or "", ref["resource"], ref.get("subresource") or "", ref.get("name") or "", "")
+                group, resource, ref.get("subresource") or "", name, "")
     uri = event.get("requestURI") or ""
     if not isinstance(uri, str):
         raise ValueError("requestURI is not a string")
@@ -240,6 +246,28 @@ _DECODE = json.JSONDecoder().decode  # json.loads without its per-call encoding 
 
 def _loads(raw):
     return _DECODE(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError too
+
+
+def _fast_loads(raw):
+    """orjson where it decodes the line (about twice as fast); anything it refuses (NaN, integers beyond
+    64 bits, ...) is decoded by the standard library, so both decoders give the same events and the same
+    error for a line that is not JSON."""
+    try:
+        return _ORJSON_LOADS(raw)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
+        return _loads(raw)
+
+
+# The optional decoder (orjson, in requirements.txt of neither the collection nor its modules): when it is
+# not installed the standard library decodes every line, with the same results.
+try:
+    from orjson import loads as _ORJSON_LOADS
+except ImportError:
+    _ORJSON_LOADS = None
+DECODERS = {"json": _loads}
+if _ORJSON_LOADS is not None:
+    DECODERS["orjson"] = _fast_loads
+DEFAULT_DECODER = "orjson" if _ORJSON_LOADS is not None else "json"
 
 
 def read_line(line, loads=_loads):
@@ -384,6 +412,25 @@ def _effective(candidate, index, kubernetes_version):
     return policy, engine.evaluator(policy, kubernetes_version), origins
 
 
+def _named_resources(policies):
+    """The (group, resource) pairs that rules of ``policies`` (effective policies) match by object name
+    (resourceNames), for ``request_key``; None (every name counts) when such a rule has a wildcard group
+    or resource."""
+    named = set()
+    for policy in policies:
+        for rule in (policy or {}).get("rules") or ():
+            for entry in rule.get("resources") or ():
+                if not entry.get("resourceNames"):
+                    continue
+                group = entry.get("group", "")
+                for spec in entry.get("resources") or ():
+                    resource = spec.split("/", 1)[0]
+                    if group == "*" or resource == "*":
+                        return None
+                    named.add((group, resource))
+    return frozenset(named)
+
+
 def _open(path):
     """(line iterator over bytes, raw file for progress) for a plain or gzip file."""
     if os.path.isdir(path):
@@ -399,12 +446,26 @@ def _open(path):
     return raw, raw
 
 
+_STAGE_INDEX = dict((stage, index) for index, stage in enumerate(engine.STAGES))
+# The sums kept per group of alike requests (_Simulation.accumulated): requests, input events, request and
+# response body bytes, then the metadata bytes one event of each stage (engine.STAGES) would cost.
+_COUNT, _INPUT_EVENTS, _REQUEST_BYTES, _RESPONSE_BYTES, _STAGE_BYTES = range(5)
+
+
 class _Simulation(object):
-    """One pass over a log for a list of candidates."""
+    """One pass over a log for a list of candidates.
+
+    Every number a result reports is a sum over requests, so requests that every candidate decides alike
+    (same level, stages and rule for each; same security categories and body kind) are summed together
+    while the log is read, and each candidate's counters are computed from those sums at the end: the
+    work per request does not grow with the number of candidates."""
 
     def __init__(self, results):
         self.results = results
         self.cache = {}
+        self.groups = {}             # (decisions, categories, body kind) -> group id
+        self.group_list = []         # group id -> the same tuple
+        self.accumulated = {}        # (group id, privileged, request body known, response body known) -> sums
         self.pending = {}
         self.request_bodies = {}     # body kind -> [bytes, count] seen in the log
         self.response_bodies = {}
@@ -414,8 +475,8 @@ class _Simulation(object):
 
     def lookup(self, key):
         """What is known of a request key: the request, per candidate (level, stages, rule), its security
-        categories, whether a body can make it a privileged pod, its body kind. Computed once per distinct
-        key (bounded cache); ValueError when the key's fields have the wrong types."""
+        categories, whether a body can make it a privileged pod, its body kind, its group id. Computed once
+        per distinct key (bounded cache); ValueError when the key's fields have the wrong types."""
         found = self.cache.get(key)
         if found is None:
             request = _request_from_key(key)
@@ -427,8 +488,13 @@ class _Simulation(object):
                 decision = result.decide(request)
                 stages = tuple(decision.stages(long_running, authenticated=request["user"] is not None))
                 decisions.append((decision.level, stages, decision.rule))
-            found = (request, decisions, _request_categories(request), _may_be_privileged(request),
-                     _body_kind(request))
+            categories, kind = _request_categories(request), _body_kind(request)
+            signature = (tuple(decisions), categories, kind)
+            group = self.groups.get(signature)
+            if group is None:
+                group = self.groups[signature] = len(self.group_list)
+                self.group_list.append(signature)
+            found = (request, decisions, categories, _may_be_privileged(request), kind, group)
             self.cache[key] = found
         return found
 
@@ -457,70 +523,93 @@ class _Simulation(object):
             self.finish(known, read, entry[2] + 1, entry[3], final=True)
 
     def finish(self, known, read, input_events, metas, final):
-        """Account one request for every candidate. ``read`` is its last event in the log, ``metas`` the
-        metadata sizes of its other stages' events (a stage the log lacks costs what the last event costs)."""
+        """Account one request: add it to the sums of its group. ``read`` is its last event in the log,
+        ``metas`` the metadata sizes of its other stages' events (a stage the log lacks costs what the last
+        event costs)."""
         self.requests += 1
         level_in = read.event.get("level")
         rank_in = _RANK.get(level_in, 0)
         self.source_levels[level_in if level_in in _RANK else "None"] += input_events
-        request_size, response_size = (read.request_size, read.response_size) if final else (0, 0)
         meta = _metadata_size(read)
-        _request, decisions, categories, may_be_privileged, kind = known
         # The log shows whether (and how big) a body is only where its own level carried it.
-        request_known = final and rank_in >= 2
-        response_known = final and rank_in >= 3
+        privileged = bool(known[3] and final and read.request_body is not None and _privileged(read.request_object()))
+        where = (known[5], privileged, final and rank_in >= 2, final and rank_in >= 3)
+        sums = self.accumulated.get(where)
+        if sums is None:
+            sums = self.accumulated[where] = [0] * (_STAGE_BYTES + len(engine.STAGES))
+        sums[_COUNT] += 1
+        sums[_INPUT_EVENTS] += input_events
+        if final:
+            sums[_REQUEST_BYTES] += read.request_size
+            sums[_RESPONSE_BYTES] += read.response_size
+        else:
+            self.unfinished += 1
+        if metas:
+            for index, stage in enumerate(engine.STAGES, _STAGE_BYTES):
+                sums[index] += metas.get(stage, meta)
+        else:
+            for index in range(_STAGE_BYTES, len(sums)):
+                sums[index] += meta
+
+    def _account(self, where, sums):
+        """Every candidate's counters for one group of requests (``sums``, see finish())."""
+        group, privileged, request_known, response_known = where
+        decisions, categories, kind = self.group_list[group]
+        count = sums[_COUNT]
         if kind is not None:
             if request_known:
-                _learn(self.request_bodies, kind, request_size)
+                _learn(self.request_bodies, kind, sums[_REQUEST_BYTES], count)
             if response_known:
-                _learn(self.response_bodies, kind, response_size)
-        if not final:
-            self.unfinished += 1
-        if may_be_privileged and final and read.request_body is not None and _privileged(read.request_object()):
+                _learn(self.response_bodies, kind, sums[_RESPONSE_BYTES], count)
+        if privileged:
             categories += ("privileged_pods",)
         for result, (level, stages, rule) in zip(self.results, decisions):
-            result.input_events[level] += input_events
-            result.requests[level] += 1
+            result.input_events[level] += sums[_INPUT_EVENTS]
+            result.requests[level] += count
             stats = result.rules.get(rule)
             if stats is None:
                 stats = result.rules[rule] = [0, 0, 0]
-            stats[0] += 1
-            result.levels[level][0] += 1
-            count = len(stages)
+            stats[0] += count
+            result.levels[level][0] += count
+            with_body = _RANK[level] >= 2 and "ResponseComplete" in stages
             for name in categories:
                 counters = result.security[name]
-                counters[0] += 1
-                if count:
-                    counters[1] += 1
-                    if _RANK[level] >= 2 and "ResponseComplete" in stages:
-                        counters[2] += 1
-            if not count:
+                counters[0] += count
+                if stages:
+                    counters[1] += count
+                    if with_body:
+                        counters[2] += count
+            if not stages:
                 continue
-            result.events += count
-            result.levels[level][1] += count
-            stats[1] += count
-            size = count * len(level)
+            events = len(stages) * count
+            result.events += events
+            result.levels[level][1] += events
+            stats[1] += events
+            size = events * len(level)
             for stage in stages:
-                size += metas.get(stage, meta) if metas else meta
-            if _RANK[level] >= 2 and "ResponseComplete" in stages:
+                size += sums[_STAGE_BYTES + _STAGE_INDEX[stage]]
+            if with_body:
                 deferred = None
                 if request_known:
-                    size += request_size
+                    size += sums[_REQUEST_BYTES]
                 else:
                     deferred = result.deferred.setdefault((rule, level, kind), [0, 0])
-                    deferred[0] += 1
+                    deferred[0] += count
                 if level == "RequestResponse":
                     if response_known:
-                        size += response_size
+                        size += sums[_RESPONSE_BYTES]
                     else:
                         deferred = deferred or result.deferred.setdefault((rule, level, kind), [0, 0])
-                        deferred[1] += 1
+                        deferred[1] += count
             result.add_bytes(rule, level, size)
 
     def close(self):
         for known, read, count, metas in list(self.pending.values()):
             self.finish(known, read, count, metas, final=False)
         self.pending.clear()
+        for where, sums in self.accumulated.items():
+            self._account(where, sums)
+        self.accumulated.clear()
         for result in self.results:
             for (rule, level, kind), (requests, responses) in result.deferred.items():
                 size = requests * _mean(self.request_bodies, kind, REQUEST_BODY_BYTES) + \
@@ -535,13 +624,13 @@ def _metadata_size(read):
     return read.meta_size + 1 - (len(level) if isinstance(level, str) else 0)
 
 
-def _learn(table, kind, size):
+def _learn(table, kind, size, count):
     seen = table.get(kind)
     if seen is None:
-        table[kind] = [size, 1]
+        table[kind] = [size, count]
     else:
         seen[0] += size
-        seen[1] += 1
+        seen[1] += count
 
 
 def _mean(table, kind, defaults):
@@ -625,13 +714,17 @@ def _check_rotation(rotation):
 
 
 def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERSION, rotation=None, progress=None,
-             progress_interval=5.0):
+             progress_interval=5.0, decoder=None):
     """Replay the audit log at ``path`` against ``candidates`` (a list of Candidate). ``rotation`` overrides
     DEFAULT_ROTATION; ``progress(lines, bytes_read, bytes_total)`` is called about every
-    ``progress_interval`` seconds. Returns a Report; SimulationError on a bad candidate or unreadable log
-    (checked before the log is read)."""
+    ``progress_interval`` seconds; ``decoder`` is a name in DECODERS (default DEFAULT_DECODER: orjson
+    where it is installed; the report is the same with either). Returns a Report; SimulationError on a
+    bad candidate or unreadable log (checked before the log is read)."""
     if not candidates:
         raise SimulationError("policies", "give at least one policy to simulate")
+    loads = DECODERS.get(decoder or DEFAULT_DECODER)
+    if loads is None:
+        raise SimulationError("decoder", "must be one of %s, got %r" % (", ".join(sorted(DECODERS)), decoder))
     rotation = _check_rotation(rotation)
     names = set()
     results = []
@@ -644,6 +737,8 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
     lines, raw = _open(path)
     total = os.fstat(raw.fileno()).st_size
     run = _Simulation(results)
+    lookup = run.lookup
+    named = _named_resources([result.policy for result in results])
     source = {"path": path, "lines": 0, "events": 0, "requests": 0, "bad_lines": 0, "bad_line_examples": [],
               "bytes": 0, "first_timestamp": None, "last_timestamp": None, "duration_seconds": None,
               "unfinished_requests": 0, "levels": {}}
@@ -659,7 +754,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                 progress(number, raw.tell(), total)
                 next_report, reported = time.time() + progress_interval, True
             try:
-                read = read_line(line)
+                read = read_line(line, loads)
                 event = read.event
                 if not isinstance(event, dict) or event.get("kind") != "Event" or \
                         not str(event.get("apiVersion", "")).startswith("audit.k8s.io/"):
@@ -668,7 +763,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                     raise ValueError("not an audit.k8s.io Event")
                 if not event.get("auditID") or not isinstance(event.get("stage"), str):
                     raise ValueError("auditID or stage is missing")
-                known = run.lookup(request_key(event))
+                known = lookup(request_key(event, named))
             except (ValueError, TypeError) as exc:
                 if not line.strip():
                     continue
