@@ -6,6 +6,7 @@
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 
@@ -447,3 +448,92 @@ def test_command_line_table_json_and_errors(tmp_path):
     assert done.returncode == 2 and "policies[0].rules[0].level" in done.stderr
     empty = write_log(tmp_path, [], name="empty.log", extra_lines=["nothing here"])
     assert _cli(empty, "--preset", "minimal", "--quiet").returncode == 1
+
+
+# --- decoders and the request key --------------------------------------------------------------
+
+def _odd_log(tmp_path):
+    """Lines each decoder handles differently inside (orjson refuses NaN and integers beyond 64 bits,
+    the standard library takes them), bodies cut from the line and parsed whole, and lines that are no
+    events at all."""
+    cm = {"resource": "configmaps", "namespace": "kube-system", "name": "extension-apiserver-authentication"}
+    events = pod_create("p", body=PRIVILEGED_POD) + pod_create("q") + [
+        event("c1", "ResponseComplete", "get", ref=cm, response_object={"data": {"x": "y"}}),
+        event("c2", "ResponseComplete", "get", ref=dict(cm, name="other"), level="Metadata"),
+        event("s", "ResponseComplete", "get", ref={"resource": "secrets", "namespace": "prod", "name": "db"},
+              response_object=SECRET),
+        event("w", "RequestReceived", "watch", ref={"resource": "pods", "namespace": "prod"})]
+    extra = [line(dict(event("n", "ResponseComplete", "get", level="Metadata"), annotations={"a": "b"}))[:-1]
+             + ',"big":123456789012345678901234567890,"nan":NaN}',
+             "not json", "[1, 2]", "",
+             # bodies after the timestamps: parsed whole
+             json.dumps(dict(event("o", "ResponseComplete", "create", ref={"resource": "pods", "namespace": "prod",
+                                                                           "name": "web"}),
+                             requestObject=POD), separators=(",", ":")),
+             line(event("u", "ResponseComplete", "get", user={"username": 7}, level="Metadata"))]
+    return write_log(tmp_path, events, extra_lines=extra)
+
+
+@pytest.mark.parametrize("target", ["kubeadm", "deckhouse"])
+def test_both_decoders_give_the_same_report(tmp_path, target):
+    pytest.importorskip("orjson")
+    assert set(sim.DECODERS) == {"json", "orjson"} and sim.DEFAULT_DECODER == "orjson"
+    path = _odd_log(tmp_path)
+    candidates = [sim.Candidate(name, ap.preset(name), target) for name in ap.PRESETS]
+    reports = [json.dumps(sim.simulate(path, candidates, decoder=name).as_dict(), sort_keys=True)
+               for name in ("json", "orjson")]
+    assert reports[0] == reports[1]
+    data = json.loads(reports[0])["input"]
+    assert data["bad_lines"] == 3 and data["events"] == 10, data["bad_line_examples"]
+
+
+def test_the_standard_library_decodes_what_orjson_refuses():
+    pytest.importorskip("orjson")
+    assert sim.DECODERS["orjson"](b'{"a":NaN,"b":123456789012345678901234567890}')["b"] == 123456789012345678901234567890
+    with pytest.raises(ValueError):
+        sim.DECODERS["orjson"](b"not json")
+
+
+def test_an_unknown_decoder_is_refused(tmp_path):
+    path = write_log(tmp_path, pod_create("p"))
+    with pytest.raises(sim.SimulationError, match="decoder: must be one of"):
+        sim.simulate(path, [sim.Candidate("all", ALL_METADATA)], decoder="simd")
+
+
+def test_object_names_stay_in_the_key_only_where_resource_names_decide(tmp_path):
+    named = sim._named_resources([{"rules": [{"level": "None", "resources": [
+        {"group": "", "resources": ["configmaps/status"], "resourceNames": ["a"]}]}]}])
+    assert named == frozenset([("", "configmaps")])
+    assert sim._named_resources([{"rules": [{"resources": [{"group": "*", "resourceNames": ["a"],
+                                                             "resources": ["x"]}]}]}]) is None
+    cm, pod = ({"resource": kind, "namespace": "prod", "name": "a"} for kind in ("configmaps", "pods"))
+    assert sim.request_key(event("1", "ResponseComplete", "get", ref=cm), named)[7] == "a"
+    assert sim.request_key(event("1", "ResponseComplete", "get", ref=pod), named)[7] == ""
+    assert sim.request_key(event("1", "ResponseComplete", "get", ref=pod))[7] == "a"
+    # A name that is no string stays, so the request is refused as before.
+    assert sim.request_key(event("1", "ResponseComplete", "get", ref=dict(pod, name=[1])), named)[7] == [1]
+    # The decision by name still holds in a whole run, beside requests whose names were dropped.
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [
+        {"level": "None", "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["a"]}]},
+        {"level": "Metadata"}]}
+    events = [event(str(index), "ResponseComplete", "get", level="Metadata",
+                    ref={"resource": kind, "namespace": "prod", "name": name})
+              for index, (kind, name) in enumerate([("configmaps", "a"), ("configmaps", "b"), ("pods", "a"),
+                                                    ("pods", "b"), ("configmaps", "a")])]
+    result = run(write_log(tmp_path, events), ("named", policy))["results"][0]
+    assert result["requests_by_level"] == {"None": 2, "Metadata": 3, "Request": 0, "RequestResponse": 0}
+
+
+def test_without_orjson_the_standard_library_decodes(tmp_path):
+    path = write_log(tmp_path, pod_create("p", body=PRIVILEGED_POD) + pod_create("q"))
+    code = ("import sys, json; sys.modules['orjson'] = None\n"
+            "from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_simulate as sim\n"
+            "assert sim.DEFAULT_DECODER == 'json' and list(sim.DECODERS) == ['json'], sim.DECODERS\n"
+            "policy = {'apiVersion': 'audit.k8s.io/v1', 'kind': 'Policy', 'rules': [{'level': 'RequestResponse'}]}\n"
+            "print(json.dumps(sim.simulate(sys.argv[1], [sim.Candidate('all', policy, 'kubeadm')]).as_dict(),"
+            " sort_keys=True))\n")
+    proc = subprocess.run([sys.executable, "-c", code, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=False)
+    assert proc.returncode == 0, proc.stderr
+    expected = run(path, ("all", ALL_REQUEST_RESPONSE))
+    assert json.loads(proc.stdout) == json.loads(json.dumps(expected, sort_keys=True))
