@@ -74,6 +74,39 @@ class KubeadmAuditError(ValueError):
         super(KubeadmAuditError, self).__init__("; ".join(self.errors))
 
 
+# kubeconfig user fields that hold a credential (k8s.io/client-go/tools/clientcmd/api/v1 AuthInfo).
+_SECRET_USER_FIELDS = ("token", "client-key-data", "password")
+
+
+def kubeconfig_secrets(config):
+    """The credentials in a webhook kubeconfig (mapping or YAML text): every user's token, client key data and
+    password, the auth-provider config values and the exec plugin's env values. The module hides these from every
+    output; an unreadable text has none to find (the audit webhook loader reports it)."""
+    if isinstance(config, str):
+        if not HAS_YAML:
+            return []
+        try:
+            config = yaml.safe_load(config)
+        except yaml.YAMLError:
+            return []
+    found = []
+    users = config.get("users") if isinstance(config, dict) else None
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict):
+            continue
+        found += [user[key] for key in _SECRET_USER_FIELDS if isinstance(user.get(key), str)]
+        provider = user.get("auth-provider")
+        if isinstance(provider, dict) and isinstance(provider.get("config"), dict):
+            found += [value for value in provider["config"].values() if isinstance(value, str)]
+        plugin = user.get("exec")
+        if isinstance(plugin, dict) and isinstance(plugin.get("env"), list):
+            found += [item.get("value") for item in plugin["env"] if isinstance(item, dict)
+                      and isinstance(item.get("value"), str)]
+    # Short values (such as "x") would mask unrelated text everywhere and are no secret worth the name.
+    return sorted(set(value for value in found if len(value) >= 4))
+
+
 def content_name(pattern, text):
     """``policy-*.yaml`` + text -> ``policy-<first 16 hex of sha256>.yaml``."""
     return pattern.replace("*", hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])

@@ -114,6 +114,8 @@ options:
         C(--audit-webhook-config-file). Certificates it names by path must be readable inside the pod
         (C(/etc/kubernetes/pki) is mounted by kubeadm).
       - Omit it for no webhook backend (the flag is then removed).
+      - Its credentials (each user's C(token), C(client-key-data) and C(password), auth-provider config and exec plugin
+        env values) are hidden in every output, diffs included; the file written holds them.
     type: raw
   extra_flags:
     description:
@@ -278,6 +280,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit 
     build_config,
     edit_manifest,
     image_version,
+    kubeconfig_secrets,
     kubeadm_extra_args,
     kubeadm_extra_volumes,
     owned,
@@ -391,6 +394,10 @@ def main():
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     params = module.params
+    # The webhook kubeconfig's credentials are masked in every output (invocation, diff, messages) while the file
+    # gets them intact. Only these values, not the whole option: masking short common words would corrupt results.
+    secrets = kubeconfig_secrets(params["webhook_config"]) if params["webhook_config"] else []
+    module.no_log_values.update(secrets)
     path = params["path"]
     if not os.path.isfile(path):
         module.fail_json(msg="path: %s does not exist or is not a file" % path)

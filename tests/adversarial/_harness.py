@@ -92,14 +92,20 @@ class RoleRun(object):
         return "rc=%s failure=%s\n%s" % (self.rc, self.failure(), self.output[-3000:])
 
 
-def run_role(tmp_path, role, variables, check=False, verbosity=0, diff=False, extra_vars_as_strings=None, env=None):
-    """Run ``auditops.deckhouse.<role>`` on localhost with ``variables`` (a vars file, typed as YAML/JSON gives
+def run_role(tmp_path, role, variables, **kwargs):
+    """Run ``auditops.deckhouse.<role>`` on localhost; see run_play."""
+    return run_play(tmp_path, "- hosts: localhost\n  gather_facts: false\n  roles:\n    - auditops.deckhouse.%s\n" % role,
+                    variables, **kwargs)
+
+
+def run_play(tmp_path, play, variables, check=False, verbosity=0, diff=False, extra_vars_as_strings=None, env=None):
+    """Run the playbook text ``play`` on localhost with ``variables`` (a vars file, typed as YAML/JSON gives
     them) and ``extra_vars_as_strings`` (each as ``-e name=value``, a string, as a shell or an AWX survey sends it)."""
     import subprocess
     import sys
 
     playbook = tmp_path / "adversarial-play.yml"
-    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - auditops.deckhouse.%s\n" % role)
+    playbook.write_text(play)
     vars_file = tmp_path / "adversarial-vars.json"
     vars_file.write_text(json.dumps(variables))
     environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
