@@ -1149,6 +1149,155 @@ def _evaluate(policy, request, version):
     return Decision("None", _union_stages(policy_stages), policy_omit_managed, None)
 
 
+# --- compiled evaluation: the same decisions as _evaluate, from rule tables built once ----------------
+
+_RULE_CACHE_LIMIT = 4096   # distinct (verb, group, resource) / (verb, path) keys remembered per policy
+
+
+class _CompiledRule(object):
+    """One rule's restrictions as sets (None: no restriction), in _rule_matches' terms."""
+
+    __slots__ = ("index", "users", "groups", "verbs", "namespaces", "entries", "paths", "scope", "decision")
+
+    def __init__(self, index, rule, version, decision):
+        self.index = index
+        self.users = frozenset(rule["users"]) if rule.get("users") else None
+        self.groups = frozenset(rule["userGroups"]) if rule.get("userGroups") else None
+        self.verbs = frozenset(rule["verbs"]) if rule.get("verbs") else None
+        self.decision = decision
+        self.namespaces = self.entries = self.paths = None
+        if rule.get("namespaces") or rule.get("resources"):
+            self.scope = "resource"
+            self.namespaces = frozenset(rule["namespaces"]) if rule.get("namespaces") else None
+            if rule.get("resources"):
+                self.entries = tuple(
+                    (entry.get("group", "") == "*" and version >= GROUP_WILDCARD_SINCE, entry.get("group", ""),
+                     tuple(entry.get("resources") or ()), frozenset(entry.get("resourceNames") or ()))
+                    for entry in rule["resources"])
+        elif rule.get("nonResourceURLs"):
+            self.scope = "non-resource"
+            self.paths = tuple(rule["nonResourceURLs"])
+        else:
+            self.scope = "any"
+
+    def may_match_resource(self, verb, group, resource):
+        """Whether a resource request with this verb, API group and resource can match, whoever sends
+        it, wherever and on whichever object or subresource."""
+        if self.scope == "non-resource" or (self.verbs is not None and verb not in self.verbs):
+            return False
+        if self.entries is None:
+            return True
+        for any_group, entry_group, specs, _names in self.entries:
+            if not any_group and entry_group != group:
+                continue
+            if not specs:
+                return True
+            for spec in specs:
+                base = spec.split("/", 1)[0]
+                if base == "*" or base == resource:
+                    return True
+        return False
+
+    def may_match_path(self, verb, path):
+        """Whether a non-resource request with this verb and path can match, whoever sends it."""
+        if self.scope == "resource" or (self.verbs is not None and verb not in self.verbs):
+            return False
+        return self.paths is None or any(_path_matches(path, spec) for spec in self.paths)
+
+    def matches_user(self, request):
+        user = request["user"]
+        if self.users is not None and (user is None or user not in self.users):
+            return False
+        if self.groups is not None:
+            if user is None:
+                return False
+            groups = self.groups
+            for group in request["groups"]:
+                if group in groups:
+                    return True
+            return False
+        return True
+
+    def matches_object(self, request):
+        """The rest of _rule_matches_resource for a request that may_match_resource() let through."""
+        if self.namespaces is not None and request["namespace"] not in self.namespaces:
+            return False
+        if self.entries is None:
+            return True
+        group, resource, subresource = request["api_group"], request["resource"], request["subresource"]
+        combined = resource + "/" + subresource if subresource else resource
+        for any_group, entry_group, specs, names in self.entries:
+            if not any_group and entry_group != group:
+                continue
+            if not specs:
+                return True
+            if names and request["name"] not in names:
+                continue
+            for spec in specs:
+                if spec == combined or spec == "*":
+                    return True
+                if subresource and spec.startswith("*/") and subresource == spec[2:]:
+                    return True
+                if spec.endswith("/*") and resource == spec[:-2]:
+                    return True
+        return False
+
+
+def _rule_decision(policy, index):
+    """The Decision of rule ``index`` (None: no rule matched), as _evaluate makes it."""
+    policy_stages = policy.get("omitStages") or []
+    policy_omit_managed = bool(policy.get("omitManagedFields", False))
+    if index is None:
+        return Decision("None", _union_stages(policy_stages), policy_omit_managed, None)
+    rule = policy["rules"][index]
+    omit_managed = rule["omitManagedFields"] if "omitManagedFields" in rule else policy_omit_managed
+    return Decision(rule.get("level", ""), _union_stages(policy_stages, rule.get("omitStages")), omit_managed, index)
+
+
+def compile_policy(policy, version):
+    """``decide(request)`` for a decoded, accepted policy: _evaluate's answer, with the rules indexed by
+    (verb, API group, resource) for resource requests and by (verb, path) for the others, so a decision
+    checks only the rules that can match that kind of request (the index is filled as keys are seen and
+    bounded). ``request`` is normalized (normalize_request). The Decision returned is one per rule,
+    shared by every request it decides: read it, do not change it."""
+    rules = [_CompiledRule(index, rule, version, _rule_decision(policy, index))
+             for index, rule in enumerate(policy.get("rules") or ())]
+    default = _rule_decision(policy, None)
+    by_resource = {}
+    by_path = {}
+
+    def candidates_for(table, key, may_match):
+        found = table.get(key)
+        if found is None:
+            if len(table) >= _RULE_CACHE_LIMIT:
+                table.clear()
+            # Per candidate: the rule, whether who sends the request matters, whether the object does.
+            found = table[key] = tuple(
+                (rule, rule.users is not None or rule.groups is not None,
+                 rule.namespaces is not None or rule.entries is not None) for rule in rules if may_match(rule, *key))
+        return found
+
+    def decide(request):
+        if request["resource_request"]:
+            key = (request["verb"], request["api_group"], request["resource"])
+            found = by_resource.get(key)
+            if found is None:
+                found = candidates_for(by_resource, key, _CompiledRule.may_match_resource)
+            for rule, by_user, by_object in found:
+                if (not by_user or rule.matches_user(request)) and (not by_object or rule.matches_object(request)):
+                    return rule.decision
+        else:
+            key = (request["verb"], request["path"])
+            found = by_path.get(key)
+            if found is None:
+                found = candidates_for(by_path, key, _CompiledRule.may_match_path)
+            for rule, by_user, _by_object in found:
+                if not by_user or rule.matches_user(request):
+                    return rule.decision
+        return default
+    return decide
+
+
 def _as_policy(policy, version):
     """A decoded policy kube-apiserver would load, from a LoadResult, a dict or text."""
     if isinstance(policy, LoadResult):
@@ -1170,14 +1319,11 @@ def evaluate(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
 
 
 def evaluator(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
-    """``evaluate`` for many requests: the policy is loaded once and the returned function takes requests
-    already normalized by ``normalize_request`` (the per-request checks are the caller's)."""
+    """``evaluate`` for many requests: the policy is loaded and compiled into rule tables once
+    (compile_policy) and the returned function takes requests already normalized by ``normalize_request``
+    (the per-request checks are the caller's)."""
     version = parse_version(kubernetes_version)
-    loaded = _as_policy(policy, version)
-
-    def decide(request):
-        return _evaluate(loaded, request, version)
-    return decide
+    return compile_policy(_as_policy(policy, version), version)
 
 
 # --- lint -------------------------------------------------------------------------------------
