@@ -210,10 +210,9 @@ DETECTIONS = [
      "requests": [_req("create", "pods")],
      "alert": ("warning", "1m", None)},
     {"id": "image_without_digest", "name": "auditops: pod image without a digest", "priority": "Notice",
-     "desc": "A pod was created whose container images name no digest (@sha256:). Falco compares a list "
-             "field element by element, so a pod is flagged only when none of its images has a digest.",
+     "desc": "A pod was created whose (first) container image names no digest (@sha256:).",
      "condition": "auditops_kevt and ka.target.resource = pods and not ka.target.subresource exists "
-                  "and ka.verb = create and not ka.req.pod.containers.image contains '@sha256:' and auditops_success",
+                  "and ka.verb = create and not ka.req.container.image contains '@sha256:' and auditops_success",
      "output": "pod %ka.target.namespace/%ka.target.name images %ka.req.pod.containers.image by %ka.user.name",
      "level": "Request",
      "requests": [_req("create", "pods")],

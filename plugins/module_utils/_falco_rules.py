@@ -122,10 +122,14 @@ def tokenize(text):
 
 
 class Condition(object):
-    """What a parsed condition refers to: fields, macros and lists (sets of names)."""
+    """What a parsed condition refers to: fields, macros and lists (sets of names), and its ``tree``:
+    ``("or", [node, ...])``, ``("and", [...])``, ``("not", node)``, ``("macro", name)`` or
+    ``("check", field, arg, operator, operand)`` where operand is None (unary), a string (binary) or a list of
+    ``("value", text)`` / ``("list", name)`` items (list operators)."""
 
     def __init__(self):
         self.fields, self.macros, self.lists = set(), set(), set()
+        self.tree = None
 
 
 class _Parser(object):
@@ -156,7 +160,7 @@ class _Parser(object):
     def parse(self):
         if self.peek().kind == "end":
             raise ValueError("the condition is empty")
-        self.expr()
+        self.found.tree = self.expr()
         token = self.peek()
         if token.kind != "end":
             if token.kind == "sym" and token.text == ")":
@@ -165,16 +169,18 @@ class _Parser(object):
         return self.found
 
     def expr(self):
-        self.conjunction()
+        nodes = [self.conjunction()]
         while self._keyword("or"):
             self.take()
-            self.conjunction()
+            nodes.append(self.conjunction())
+        return nodes[0] if len(nodes) == 1 else ("or", nodes)
 
     def conjunction(self):
-        self.negation()
+        nodes = [self.negation()]
         while self._keyword("and"):
             self.take()
-            self.negation()
+            nodes.append(self.negation())
+        return nodes[0] if len(nodes) == 1 else ("and", nodes)
 
     def _keyword(self, word):
         token = self.peek()
@@ -183,20 +189,19 @@ class _Parser(object):
     def negation(self):
         if self._keyword("not"):
             self.take()
-            self.negation()
-            return
+            return ("not", self.negation())
         token = self.peek()
         if token.kind == "sym" and token.text == "(":
             opening = self.take()
-            self.expr()
+            node = self.expr()
             closing = self.peek()
             if closing.kind != "sym" or closing.text != ")":
                 self.fail(opening if closing.kind == "end" else closing,
                           "unbalanced parentheses: '(' is never closed" if closing.kind == "end" else
                           "expected ')', found %s" % _show(closing))
             self.take()
-            return
-        self.check()
+            return node
+        return self.check()
 
     def check(self):
         token = self.take()
@@ -204,19 +209,22 @@ class _Parser(object):
             self.fail(token, "expected a field, a macro or '(', found %s" % _show(token))
         name = token.text
         after = self.peek()
+        transformer = None
         if name in TRANSFORMERS and after.kind == "sym" and after.text == "(":
             self.take()
-            field = self.take()
-            self.field(field)
+            transformer, token = name, self.take()
+            field, arg = self.field(token)
             self.expect(")")
         elif _FIELD.match(name):
-            self.field(token)
+            field, arg = self.field(token)
         elif _NAME.match(name):
             self.found.macros.add(name)
-            return
+            return ("macro", name)
         else:
             self.fail(token, "%r is neither a field nor a macro name" % name)
-        self.operator()
+        operator, operand = self.operator()
+        node = ("check", field, arg, operator, operand)
+        return node if transformer is None else ("check", (transformer, field), arg, operator, operand)
 
     def field(self, token):
         if token.kind != "word" or not _FIELD.match(token.text):
@@ -232,32 +240,33 @@ class _Parser(object):
             if arg.kind not in ("word", "string"):
                 self.fail(arg, "expected an argument inside '[...]' of %s" % name)
             self.expect("]")
-        elif name in ARG_REQUIRED:
+            return name, arg.text
+        if name in ARG_REQUIRED:
             self.fail(nxt, "field %s needs an argument: %s[...]" % (name, name))
+        return name, None
 
     def operator(self):
         token = self.take()
         op = token.text
         if token.kind in ("word", "sym") and op in UNARY_OPERATORS:
-            return
+            return op, None
         if token.kind in ("word", "sym") and op in BINARY_OPERATORS:
-            self.value()
-            return
+            return op, self.value()
         if token.kind == "word" and op in LIST_OPERATORS:
-            self.items()
-            return
+            return op, self.items()
         self.fail(token, "expected an operator after the field, found %s" % _show(token))
 
     def value(self):
         token = self.take()
         if token.kind == "string":
-            return
+            return token.text
         if token.kind == "word" and token.text not in ("and", "or", "not"):
             if token.text == "val" and self.peek().kind == "sym" and self.peek().text == "(":
                 self.take()
-                self.field(self.take())
+                field = self.field(self.take())
                 self.expect(")")
-            return
+                return ("val", field[0])
+            return token.text
         self.fail(token, "expected a value, found %s" % _show(token))
 
     def items(self):
@@ -267,22 +276,26 @@ class _Parser(object):
             token = self.take()
             if token.kind == "word" and LIST_REFERENCE.match(token.text):
                 self.found.lists.add(token.text)
-                return
+                return [("list", token.text)]
             self.fail(token, "expected '(' and a list of values, found %s" % _show(token))
         self.take()
+        items = []
         if self.peek().kind == "sym" and self.peek().text == ")":
             self.take()
-            return
+            return items
         while True:
             token = self.take()
             if token.kind == "word" and LIST_REFERENCE.match(token.text):
                 self.found.lists.add(token.text)
-            elif token.kind not in ("word", "string"):
+                items.append(("list", token.text))
+            elif token.kind in ("word", "string"):
+                items.append(("value", token.text))
+            else:
                 self.fail(token, "unbalanced parentheses: the list is never closed" if token.kind == "end" else
                           "expected a list item, found %s" % _show(token))
             sep = self.take()
             if sep.kind == "sym" and sep.text == ")":
-                return
+                return items
             if sep.kind != "sym" or sep.text != ",":
                 self.fail(sep, "unbalanced parentheses: the list is never closed" if sep.kind == "end" else
                           "expected ',' or ')' in the list, found %s" % _show(sep))

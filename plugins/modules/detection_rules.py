@@ -162,7 +162,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detections as engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
-from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper import to_yaml
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump
 
 _RENDERED = re.compile(r"^(falcoauditrules|customprometheusrules|prometheusrule|moduleconfig)-[a-z0-9-]+\.yml$|^falco-[a-z0-9-]+\.yaml$")
 
@@ -175,9 +175,9 @@ def _files(objects, falco_rules, name, owner):
     """{file name: text}; every file starts with the owner marker so pruning finds only ours."""
     out = {}
     for obj in objects:
-        out["%s-%s.yml" % (obj["kind"].lower(), obj["metadata"]["name"])] = _marker(owner) + to_yaml(obj)
+        out["%s-%s.yml" % (obj["kind"].lower(), obj["metadata"]["name"])] = _marker(owner) + dump(obj, explicit_start=True)
     if falco_rules:
-        out["falco-%s.yaml" % name] = _marker(owner) + to_yaml(falco_rules)
+        out["falco-%s.yaml" % name] = _marker(owner) + dump(falco_rules, explicit_start=True)
     return out
 
 

@@ -113,3 +113,10 @@ def test_check_items_names_the_item_in_its_error(items, message):
 
 def test_known_macros_and_lists_from_elsewhere_are_accepted():
     fr.check_items([_rule("Exec", "kevt and ka.verb in (exec_verbs)")], known_macros=["kevt"], known_lists=["exec_verbs"])
+
+
+def test_the_tree_keeps_precedence_operands_and_list_references():
+    tree = fr.parse_condition("not a_m and ka.verb in (get, my_verbs) or ka.uri.param[command] = 'id'").tree
+    assert tree == ("or", [("and", [("not", ("macro", "a_m")),
+                                    ("check", "ka.verb", None, "in", [("value", "get"), ("list", "my_verbs")])]),
+                           ("check", "ka.uri.param", "command", "=", "id")])
