@@ -166,7 +166,7 @@ DETECTIONS = [
      "condition": "auditops_kevt and ka.user.name = 'system:anonymous' and not ka.uri in (auditops_health_uris)",
      "output": "anonymous %ka.verb %ka.uri -> %ka.response.code (from %ka.sourceips)",
      "level": "Metadata",
-     "requests": [_req("list", "pods", user=_ANONYMOUS)],
+     "requests": [_req("list", "secrets", user=_ANONYMOUS)],
      "alert": ("warning", "5m", 10)},
     {"id": "unauthorized_request", "name": "auditops: unauthenticated or forbidden request", "priority": "Notice",
      "desc": "A request that failed authentication (401, a single ResponseStarted event) or was forbidden (403).",
@@ -212,7 +212,10 @@ DETECTIONS = [
     {"id": "image_without_digest", "name": "auditops: pod image without a digest", "priority": "Notice",
      "desc": "A pod was created whose (first) container image names no digest (@sha256:).",
      "condition": "auditops_kevt and ka.target.resource = pods and not ka.target.subresource exists "
-                  "and ka.verb = create and not ka.req.container.image contains '@sha256:' and auditops_success",
+                  "and ka.verb = create and ka.req.container.image exists "
+                  # Without the 'exists' the negation is true when the policy records no body (Metadata), and
+                  # the rule would fire on every pod: a check on a missing field is false.
+                  "and not ka.req.container.image contains '@sha256:' and auditops_success",
      "output": "pod %ka.target.namespace/%ka.target.name images %ka.req.pod.containers.image by %ka.user.name",
      "level": "Request",
      "requests": [_req("create", "pods")],
