@@ -18,7 +18,7 @@ export CONTAINERS_CONF  := $(CURDIR)/tests/nodes/containers.conf
 export PATH             := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help deps venv link apiserver master node-image prepare unit integration pytest lint sanity molecule build \
+.PHONY: help deps venv link apiserver master node-image prepare unit integration pytest lint sanity integration-targets molecule build \
         docs-check bench bench-smoke test demo cluster-up cluster-down clean
 
 help:
@@ -75,6 +75,10 @@ lint: venv link
 sanity: venv
 	tests/sanity.sh
 
+# ansible-test integration --local on tests/integration/targets/ (no cluster, no containers).
+integration-targets: venv
+	tests/integration.sh
+
 molecule: prepare
 	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; $(BIN)/molecule test -s $$s; done
 
@@ -93,7 +97,7 @@ bench-smoke: prepare
 	@for b in $(BENCHES); do echo "== $$b --smoke"; $(BIN)/python $$b --smoke; done
 
 test: prepare
-	$(MAKE) --no-print-directory pytest lint sanity molecule build docs-check bench-smoke
+	$(MAKE) --no-print-directory pytest lint sanity integration-targets molecule build docs-check bench-smoke
 	@echo "make test: all gates passed"
 
 ## --- demo and the local cluster ---------------------------------------------------------
