@@ -66,8 +66,12 @@ integration: prepare
 	$(BIN)/pytest tests/integration
 
 # Unit and integration in one pytest run; exit 5 (nothing collected) fails like any other error.
+# pytest-xdist spreads the test files over PYTEST_WORKERS processes (--dist loadfile: a file's tests stay in
+# one process, so its module fixtures - a started kube-apiserver, a master node - are shared as before; each
+# process has its own session cluster). PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= 2
 pytest: prepare
-	$(BIN)/pytest tests/unit tests/adversarial tests/integration
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/adversarial tests/integration
 
 lint: venv link
 	$(BIN)/ansible-lint --profile production
@@ -96,8 +100,10 @@ bench: prepare
 bench-smoke: prepare
 	@for b in $(BENCHES); do echo "== $$b --smoke"; $(BIN)/python $$b --smoke; done
 
+# The gates are independent: two at a time (pytest beside the others in turn), each one's output printed
+# whole when it ends.
 test: prepare
-	$(MAKE) --no-print-directory pytest lint sanity integration-targets molecule build docs-check bench-smoke
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest molecule lint sanity integration-targets build docs-check bench-smoke
 	@echo "make test: all gates passed"
 
 ## --- demo and the local cluster ---------------------------------------------------------

@@ -28,7 +28,8 @@ if [ ! -x "$out" ]; then
   echo "building $name $version (the first build on a machine takes minutes)" >&2
   export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-mod=mod GOTOOLCHAIN=local
   # Default cgo setting for every wrapper: same build IDs, so the shared GOCACHE is reused.
-  (cd "$src" && go build -o "$out.tmp" -ldflags "$ldflags" .)
-  mv "$out.tmp" "$out"
+  # A temporary name of this process's own: make test builds side by side (pytest workers, bench-smoke).
+  (cd "$src" && go build -o "$out.tmp.$$" -ldflags "$ldflags" .)
+  mv "$out.tmp.$$" "$out"
 fi
 echo "$out"
