@@ -27,7 +27,8 @@ pip_version="$(sed -n "s/^ *pip='\([0-9.]*\)',$/\1/p" "$at_dir/_internal/python_
 get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 if [ ! -f "$get_pip" ]; then
   mkdir -p "$(dirname "$get_pip")"
-  cat > "$get_pip" <<'PY'
+  # Written under a name of this process's own, then renamed: make test runs gates side by side.
+  cat > "$get_pip.$$" <<'PY'
 # Stand-in for get-pip.py written by auditops.deckhouse tests/sanity.sh (the original host is unreachable).
 import subprocess
 import sys
@@ -35,5 +36,6 @@ args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
 PY
+  mv "$get_pip.$$" "$get_pip"
 fi
 exec ansible-test "$@"
