@@ -22,11 +22,14 @@ class BenchError(RuntimeError):
     """Something went wrong that makes the numbers meaningless; the benchmark exits 1 with the message."""
 
 
-def bench_arguments(description, smoke_help, argv=None):
-    """The command line every benchmark has (``--smoke``, the small size CI runs). Also turns SIGTERM into
-    SystemExit, so the ``finally`` blocks that remove containers and servers run when the run is stopped."""
+def bench_arguments(description, smoke_help, argv=None, options=None):
+    """The command line every benchmark has (``--smoke``, the small size CI runs; ``options(parser)`` adds a
+    benchmark's own). Also turns SIGTERM into SystemExit, so the ``finally`` blocks that remove containers
+    and servers run when the run is stopped."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    if options is not None:
+        options(parser)
     args = parser.parse_args(argv)
 
     def _exit(signum, _frame):

@@ -18,6 +18,7 @@ role ran, or when the hosts of one run did not all make the same number of calls
 
     python bench/bench_kesl_hosts.py            # 20 and 200 hosts
     python bench/bench_kesl_hosts.py --smoke    # 1 and 3 hosts (CI)
+    python bench/bench_kesl_hosts.py --hosts 20,60
 """
 
 import json
@@ -112,8 +113,12 @@ def run_size(workdir, count, env):
 
 
 def main(argv=None):
-    args = bench_arguments(__doc__, "%s hosts instead of %s (CI)" % (SMOKE_SIZES, FULL_SIZES), argv)
-    sizes = SMOKE_SIZES if args.smoke else FULL_SIZES
+    def options(parser):
+        parser.add_argument("--hosts", type=lambda text: tuple(int(part) for part in text.split(",")),
+                            help="inventory sizes to run, e.g. 20,60 (default %s)" % ",".join(map(str, FULL_SIZES)))
+
+    args = bench_arguments(__doc__, "%s hosts instead of %s (CI)" % (SMOKE_SIZES, FULL_SIZES), argv, options)
+    sizes = args.hosts or (SMOKE_SIZES if args.smoke else FULL_SIZES)
     workdir = tempfile.mkdtemp(prefix="bench-kesl-hosts-")
     cluster = None
     try:
