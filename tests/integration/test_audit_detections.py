@@ -45,11 +45,30 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
     return run
 
 
+@pytest.fixture
+def run_verify(ansible_env):
+    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+
+    def run():
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "auditops.deckhouse.verify", "-c", "local",
+               "-i", "localhost,", "-e", json.dumps({"verify_fail_on_problems": False, "verify_kesl": False,
+                                                      "verify_apiserver_health": False})]
+        return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, check=False))
+    return run
+
+
+def verify(run):
+    assert run.rc == 0, run
+    return run.result("Show the report")["verify_report"]
+
+
 def _get(cluster, kind, name):
     return cluster.api.request("GET", PATHS[kind] + name)
 
 
-def test_apply_dry_run_then_real_then_idempotent_then_prune(run_role, k8s_cluster):
+def test_apply_dry_run_then_real_then_idempotent_then_verify_then_prune(run_role, run_verify, k8s_cluster):
     owner, name = "detections_it", "it-detections"
     variables = {"audit_detections_owner": owner, "audit_detections_name": name,
                  "audit_detections_module_settings": {"builtInRulesList": ["Fstec"]}}
@@ -77,6 +96,22 @@ def test_apply_dry_run_then_real_then_idempotent_then_prune(run_role, k8s_cluste
 
     second = run_role(variables)
     assert second.rc == 0 and second.stats["changed"] == 0, second
+
+    # verify: runtime-audit-engine on, the objects present, the watched ClusterAlerts listed.
+    for alert_name, alert in (("a1", "AuditopsDetectionPodExecAttach"), ("a2", "D8LogShipperDestinationErrors"),
+                              ("a3", "KubeletDown")):
+        body = {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ClusterAlert", "metadata": {"name": alert_name},
+                "alert": {"name": alert, "labels": {"severity_level": "4"}}}
+        assert k8s_cluster.api.request("POST", "/apis/deckhouse.io/v1alpha1/clusteralerts", body)[0] == 201
+    report = verify(run_verify())
+    detections = report["cluster"]["detections"]
+    assert detections["runtime_audit_engine_enabled"] is True
+    assert name in detections["falco_audit_rules"] and name in detections["custom_prometheus_rules"]
+    assert sorted(detections["alerts"]) == ["AuditopsDetectionPodExecAttach", "D8LogShipperDestinationErrors"]
+    assert "alert firing: D8LogShipperDestinationErrors" in report["problems"]
+    assert not [p for p in report["problems"] if "AuditopsDetection" in p]   # security events are listed, not failures
+    for alert_name in ("a1", "a2", "a3"):
+        k8s_cluster.api.request("DELETE", "/apis/deckhouse.io/v1alpha1/clusteralerts/" + alert_name)
 
     # Renaming: the old owned objects are pruned; an unlabelled object of the same kind is left alone.
     theirs = {"apiVersion": "deckhouse.io/v1alpha1", "kind": "FalcoAuditRules", "metadata": {"name": "theirs-it"},
