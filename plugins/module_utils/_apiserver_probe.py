@@ -198,8 +198,9 @@ class _Client(object):
                 raise ProbeError("client_cert: cannot load the client certificate and key: %s" % exc)
         return context
 
-    def get(self, path, timeout):
-        """``(status, body, error)``; status None when no HTTP answer came."""
+    def get(self, path, timeout, limit=4096):
+        """``(status, body, error)``; status None when no HTTP answer came. ``limit`` caps the body read
+        (None reads all of it)."""
         url = urlsplit(self.conn.server)
         if url.scheme not in ("http", "https") or not url.hostname:
             return None, "", "host: %r is not an http(s) URL" % self.conn.server
@@ -213,7 +214,7 @@ class _Client(object):
         try:
             connection.request("GET", url.path.rstrip("/") + path, headers=headers)
             response = connection.getresponse()
-            return response.status, response.read(4096).decode("utf-8", "replace"), None
+            return response.status, response.read(limit).decode("utf-8", "replace"), None
         except (HTTPException, OSError, ssl.SSLError) as exc:
             return None, "", str(exc) or type(exc).__name__
         finally:
@@ -223,6 +224,9 @@ class _Client(object):
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+
+Client = _Client
 
 
 def processes_with_args(args, proc_dir="/proc"):

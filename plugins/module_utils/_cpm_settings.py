@@ -40,6 +40,7 @@ OUTPUTS = ("File", "Stdout")
 STATES = ("present", "absent")
 PROFILES = tuple(sorted(SNAPSHOTS)) + ("none",)
 DEFAULT_PROFILE = "latest"
+# An existing ModuleConfig without spec.version is read as settings version 1 (the first one).
 CREATE_VERSION = 1
 
 SECRET_NAME = "audit-policy"
@@ -213,6 +214,14 @@ def _version_number(value, path):
     return int(value)
 
 
+def schema_version(profile=DEFAULT_PROFILE):
+    """The settings version (``x-config-version``) of the schema ``profile``: what a new ModuleConfig gets in
+    ``spec.version``, so Deckhouse does not count it as outdated. ``none`` (no schema check) writes the version
+    of the newest known schema."""
+    snapshot = SNAPSHOTS.get(profile) or SNAPSHOTS[DEFAULT_PROFILE]
+    return snapshot["config_version"]
+
+
 def validate_settings(settings, version=CREATE_VERSION, profile=DEFAULT_PROFILE):
     """Errors (``spec.settings.<path>: message``) Deckhouse's webhook would give for ``settings`` of settings
     version ``version``, and warnings. The profile ``none`` skips validation."""
@@ -321,7 +330,7 @@ def plan_module_config(existing, state="present", enabled=True, basic_policy=Tru
     apply_spec = {"settings": _nested(leaves)}
     new_version = version
     if existing is None:
-        new_version = apply_spec["version"] = CREATE_VERSION
+        new_version = apply_spec["version"] = schema_version(settings_schema)
     elif version is not None and _split_owners(existing, ("spec", "version"), field_manager)[0]:
         # We set it when we created the object; leaving it out now would make the server remove it.
         apply_spec["version"] = spec.get("version")
@@ -417,6 +426,52 @@ def plan_secret(existing, state="present", policy_yaml=None, field_manager=FIELD
             old = {key: data[key]} if key in data else None
             plan["rollback"] = {"action": "apply", "object": secret_object(old, labels=False, name=name, namespace=namespace)}
     return plan
+
+
+# --- what the masters render -------------------------------------------------------------------
+
+DEFAULT_LOG_PATH = "/var/log/kube-audit"
+
+
+def rendered_audit(settings, policy_text):
+    """What Deckhouse renders into kube-apiserver's manifest and audit policy file from ``settings``
+    (``spec.settings``) and the Secret's ``audit-policy.yaml`` (None when absent), in a form two of which compare
+    equal exactly when the masters get the same audit configuration (hooks/audit_policy.go, the kubeadm config
+    templates; docs/audit-settings.md):
+
+    - basic rules when ``basicAuditPolicyEnabled`` (default true); the Secret's rules and omitStages only when
+      ``auditPolicyEnabled`` (default false), as the hook parses them (comments and dropped fields do not count);
+    - no policy at all, and no audit flags, when neither gives a rule;
+    - the log flags from ``auditLog.output`` (default File) and, for File, ``auditLog.path``."""
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import deckhouse_parse
+
+    apiserver = (settings or {}).get("apiserver") if isinstance((settings or {}).get("apiserver"), dict) else {}
+    basic = apiserver.get("basicAuditPolicyEnabled", True) is not False
+    custom = None
+    if apiserver.get("auditPolicyEnabled") is True and policy_text is not None:
+        hook = deckhouse_parse(policy_text)
+        # A Secret the hook refuses stops the module's run; the masters keep what they had.
+        custom = {"rules": hook.rules, "omitStages": hook.omit_stages} if hook.accepted else {"refused": policy_text}
+        if hook.accepted and not hook.rules and not hook.omit_stages:
+            custom = None
+    if not basic and (custom is None or not custom.get("rules")) and "refused" not in (custom or {}):
+        return {"policy": None}
+    log = apiserver.get("auditLog") if isinstance(apiserver.get("auditLog"), dict) else {}
+    output = log.get("output", "File")
+    return {"policy": {"basic": basic, "custom": custom}, "output": output,
+            "path": log.get("path", DEFAULT_LOG_PATH) if output == "File" else None}
+
+
+def rollout_expected(module_config_plan, secret_plan):
+    """``(expected, reason)``: whether the planned change alters what the masters render, so Deckhouse rolls
+    kube-apiserver on every master (a new checksum annotation), and why."""
+    before = rendered_audit(module_config_plan["before"]["settings"], secret_plan["before_policy"])
+    after = rendered_audit(module_config_plan["after"]["settings"], secret_plan["after_policy"])
+    if before == after:
+        return False, ("the masters render the same audit configuration before and after this change (a policy "
+                       "Secret Deckhouse does not read while auditPolicyEnabled is false, or the same rules)")
+    changed = [name for name in ("policy", "output", "path") if before.get(name) != after.get(name)]
+    return True, "the rendered audit %s change" % " and ".join(changed)
 
 
 # --- readable diff --------------------------------------------------------------------------------

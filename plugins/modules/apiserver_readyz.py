@@ -29,6 +29,7 @@ requirements:
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
   - auditops.deckhouse.attributes.INFO_MODULE
+  - auditops.deckhouse.k8s_connection
 attributes:
   idempotent:
     support: full
@@ -40,31 +41,6 @@ options:
         anonymously (kube-apiserver allows anonymous C(/readyz) unless C(--anonymous-auth=false)).
     type: path
     aliases: [kubeconfig_path]
-  context:
-    description: The kubeconfig context; its current context when omitted.
-    type: str
-  host:
-    description: The API server URL, overriding the kubeconfig's (for example one master instead of the load balancer).
-    type: str
-  api_key:
-    description: A bearer token.
-    type: str
-  ca_cert:
-    description: CA certificate file to verify the server with.
-    type: path
-    aliases: [ssl_ca_cert]
-  client_cert:
-    description: Client certificate file.
-    type: path
-    aliases: [cert_file]
-  client_key:
-    description: Client key file.
-    type: path
-    aliases: [key_file]
-  validate_certs:
-    description: Verify the server certificate; the kubeconfig's C(insecure-skip-tls-verify) decides when omitted.
-    type: bool
-    aliases: [verify_ssl]
   anonymous:
     description: Send no credentials.
     type: bool
@@ -94,10 +70,6 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Without O(kubeconfig) the options fall back to the environment variables C(K8S_AUTH_KUBECONFIG), C(K8S_AUTH_CONTEXT),
-    C(K8S_AUTH_HOST), C(K8S_AUTH_API_KEY), C(K8S_AUTH_SSL_CA_CERT), C(K8S_AUTH_CERT_FILE), C(K8S_AUTH_KEY_FILE) and
-    C(K8S_AUTH_VERIFY_SSL), as in C(kubernetes.core).
 '''
 
 EXAMPLES = r'''
@@ -169,23 +141,20 @@ pids:
   elements: int
 '''
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError, resolve, wait_ready
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError, wait_ready
+from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import (
+    connection_argument_spec,
+    resolve_params,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            kubeconfig=dict(type="path", aliases=["kubeconfig_path"], fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-            context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-            host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-            api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-            ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-            client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
-            client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
-            validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+            connection_argument_spec(),
             anonymous=dict(type="bool", default=False),
             path=dict(type="str", default="/readyz"),
             timeout=dict(type="int", default=300),
@@ -205,8 +174,7 @@ def main():
     if not params["path"].startswith("/"):
         module.fail_json(msg="path: must start with /, got %r" % params["path"])
     try:
-        conn = resolve(params["kubeconfig"], params["context"], params["host"], params["api_key"], params["ca_cert"],
-                       params["client_cert"], params["client_key"], params["validate_certs"], params["anonymous"])
+        conn = resolve_params(params, params["anonymous"])
         for note in conn.notes:
             module.warn(note)
         result = wait_ready(conn, params["timeout"], params["interval"], params["delay"], params["path"],

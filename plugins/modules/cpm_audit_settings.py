@@ -18,8 +18,9 @@ description:
     M(kubernetes.core.k8s) (role C(auditops.deckhouse.control_plane_audit) does both).
   - Only the keys this module owns are sent - C(spec.settings.apiserver.auditPolicyEnabled),
     C(basicAuditPolicyEnabled), C(auditLog.output) and C(auditLog.path). Other settings and the fields of other field
-    managers are never part of the applied object. C(spec.version) is sent as V(1) when the ModuleConfig is created,
-    and afterwards only while this field manager owns it (leaving it out would make the API server remove it).
+    managers are never part of the applied object. C(spec.version) is sent as the settings version of the
+    O(settings_schema) schema (V(3) for V(latest), V(1) for V(2025-01)) when the ModuleConfig is created, and
+    afterwards only while this field manager owns it (leaving it out would make the API server remove it).
   - The settings that would result are validated against the control-plane-manager settings schema (O(settings_schema)),
     the way the Deckhouse webhook does - settings are converted from C(spec.version) to the schema's version first, and
     keys the schema does not define are refused. Any error fails the module and nothing is to be applied.
@@ -190,7 +191,7 @@ module_config:
       description: The object to apply (only the owned keys), null when there is nothing to send.
       type: dict
       sample: {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "control-plane-manager"},
-               "spec": {"version": 1, "settings": {"apiserver": {"auditPolicyEnabled": true,
+               "spec": {"version": 3, "settings": {"apiserver": {"auditPolicyEnabled": true,
                         "basicAuditPolicyEnabled": true, "auditLog": {"output": "File"}}}}}
     create:
       description: Whether the ModuleConfig does not exist yet.
@@ -254,6 +255,16 @@ rollback:
   type: dict
   sample: {"action": "delete", "object": {"apiVersion": "v1", "kind": "Secret",
            "metadata": {"name": "audit-policy", "namespace": "kube-system"}}}
+rollout:
+  description:
+    - C(expected) - whether the change alters what Deckhouse renders on the masters (the audit policy - basic rules,
+      the Secret's rules while C(auditPolicyEnabled) - or the log flags), so every master's kube-apiserver restarts
+      with a new C(control-plane-manager.deckhouse.io/checksum); C(reason) says why. A Secret change while
+      C(auditPolicyEnabled) is false, or one that only changes comments, renders nothing new.
+  returned: success
+  type: dict
+  version_added: 0.2.0
+  sample: {"expected": true, "reason": "the rendered audit policy change"}
 policy_findings:
   description: Findings of the policy check (see RV(auditops.deckhouse.audit_policy#module:findings)); empty without O(policy_yaml).
   returned: success
@@ -279,6 +290,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings i
     diff,
     plan_module_config,
     plan_secret,
+    rollout_expected,
 )
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy
 
@@ -335,8 +347,9 @@ def main():
         module.warn(warning)
     errors = mc_plan.pop("errors") + secret_plan.pop("errors")
     rollback = secret_plan.pop("rollback")
+    expected, reason = rollout_expected(mc_plan, secret_plan)
     out = dict(changed=mc_plan["changed"] or secret_plan["changed"], module_config=mc_plan, secret=secret_plan,
-               rollback=rollback, policy_findings=findings)
+               rollback=rollback, policy_findings=findings, rollout={"expected": expected, "reason": reason})
     if errors:
         module.fail_json(msg="refused, nothing to apply: %s%s" % (errors[0], " (and %d more, see errors)"
                                                                   % (len(errors) - 1) if len(errors) > 1 else ""),

@@ -51,14 +51,14 @@ FOREIGN = {"apiserver": {"bindToWildcard": True, "certSANs": ["api.example.com"]
 
 # --- ModuleConfig --------------------------------------------------------------------------------
 
-def test_create_sends_version_1_and_only_the_owned_keys():
+def test_create_sends_the_schema_version_and_only_the_owned_keys():
     plan = cpm.plan_module_config([], "present", True, False, "Stdout")
     assert plan["action"] == "apply" and plan["create"] and plan["changed"]
     assert plan["object"] == {
         "apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "control-plane-manager"},
-        "spec": {"version": 1, "settings": {"apiserver": {
+        "spec": {"version": 3, "settings": {"apiserver": {
             "auditPolicyEnabled": True, "basicAuditPolicyEnabled": False, "auditLog": {"output": "Stdout"}}}}}
-    assert plan["after"]["version"] == 1
+    assert plan["after"]["version"] == 3
     assert [c["path"] for c in plan["changes"]] == [
         "spec.version", "spec.settings.apiserver.auditPolicyEnabled", "spec.settings.apiserver.basicAuditPolicyEnabled",
         "spec.settings.apiserver.auditLog.output"]
@@ -334,3 +334,15 @@ def test_diff_shows_settings_and_the_decoded_policy():
     assert "(decoded)" in entries[1]["before_header"]
     unchanged = cpm.plan_secret([secret(POLICY)], "present", POLICY)
     assert cpm.diff(None, unchanged) == []
+
+
+@pytest.mark.parametrize("profile, version", [("latest", 3), ("2025-01", 1), ("none", 3)])
+def test_a_new_module_config_gets_the_version_of_the_schema_it_was_checked_against(profile, version):
+    # x-config-version of modules/040-control-plane-manager/openapi/config-values.yaml: 3 in the newest
+    # schema, absent (version 1) in the 2025-01 one; "none" checks nothing and writes the newest known.
+    assert cpm.schema_version(profile) == version
+    plan = cpm.plan_module_config([], settings_schema=profile)
+    assert plan["object"]["spec"]["version"] == version and plan["after"]["version"] == version
+    assert plan["changes"][0] == {"path": "spec.version", "before": None, "after": version, "action": "add"}
+    assert plan["errors"] == [] and plan["warnings"] == []
+

@@ -37,7 +37,7 @@ def test_first_run_plans_both_objects_with_a_readable_diff():
     result, warnings = run({"existing": [], "existing_secret": [], "policy_yaml": POLICY_TEXT, "basic_policy": False},
                            diff=True)
     assert result["changed"] and warnings == []
-    assert result["module_config"]["action"] == "apply" and result["module_config"]["object"]["spec"]["version"] == 1
+    assert result["module_config"]["action"] == "apply" and result["module_config"]["object"]["spec"]["version"] == 3
     secret = result["secret"]
     assert secret["action"] == "apply" and secret["after_policy"] == NORMALIZED  # comments and flow style normalized
     assert base64.b64decode(secret["object"]["data"]["audit-policy.yaml"]).decode() == NORMALIZED
