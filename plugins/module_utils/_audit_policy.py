@@ -1681,6 +1681,34 @@ _WRITES = ["create", "update", "patch", "delete"]
 _RR = ["RequestReceived"]
 
 
+# Which basic-rule layout a DKP release runs. 2025-01 is the hook of Deckhouse main at 2025-01-04 (the DKP
+# 1.67/1.68 era): no final rules. current is docs/AUDIT-RULES.md (2026) with the final None/Metadata rules of
+# PR #16714 (2025-11, in the 1.74 branch, backported). The hook changed in between (PR #15603 in 1.73 moved the
+# virtualization rules), and no layout of 1.69-1.73 is modelled: those are refused, not guessed.
+DECKHOUSE_RELEASE_LAYOUTS = (((1, 0), (1, 68), "2025-01"), ((1, 74), None, "current"))
+
+
+def deckhouse_layout(release):
+    """The basic-rule layout of a DKP ``release`` (``v1.68.3``, ``1.75``), or ``release`` itself when it is a
+    layout name; empty means ``current``. Raises PolicyError for a release no modelled layout matches."""
+    if release in (None, ""):
+        return "current"
+    text = str(release).strip()
+    if text in DECKHOUSE_LAYOUTS:
+        return text
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$", text)
+    if not match:
+        raise PolicyError("deckhouse_release", "expected a DKP release such as 1.68 or v1.75.3, or a layout (%s), got %r"
+                          % (", ".join(DECKHOUSE_LAYOUTS), text))
+    version = (int(match.group(1)), int(match.group(2)))
+    for low, high, layout in DECKHOUSE_RELEASE_LAYOUTS:
+        if version >= low and (high is None or version <= high):
+            return layout
+    raise PolicyError("deckhouse_release", "no basic-rule layout is modelled for DKP %d.%d (known: up to 1.68 is "
+                      "2025-01, 1.74 and later is current); name the layout instead (%s)"
+                      % (version + (", ".join(DECKHOUSE_LAYOUTS),)))
+
+
 def deckhouse_basic_rules(layout="current", extra_service_accounts=()):
     """(pre, post): Deckhouse's basic rules placed before and after the Secret's rules, each a list of
     (description, rule). ``layout``: ``current`` (2025-2026 releases) or ``2025-01`` (no final rules)."""

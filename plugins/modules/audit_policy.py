@@ -96,6 +96,16 @@ options:
       - Ignored with O(target=kubeadm).
     type: bool
     default: true
+  deckhouse_release:
+    description:
+      - With O(target=deckhouse), the DKP release whose basic rules to model (C(1.68), C(v1.75.3)), or a rule layout
+        by name - V(current) (DKP 1.74 and later, the rules of C(docs/AUDIT-RULES.md) with the final V(None) rule for
+        C(system:authenticated) and the V(Metadata) catch-all) or V(2025-01) (DKP 1.68 and earlier, no final rules).
+      - Releases 1.69 to 1.73 are refused (their layout is not modelled); name the layout instead.
+      - Empty - V(current).
+    type: str
+    default: ''
+    version_added: 0.2.0
   strict:
     description:
       - V(true) - fail when kube-apiserver would refuse the policy or would silently change it (unknown or
@@ -224,6 +234,12 @@ effective_policy:
     - Null for V(deckhouse) when Deckhouse would render no policy (basic policy off and no rules).
   returned: success
   type: dict
+deckhouse_layout:
+  description: With O(target=deckhouse), the basic-rule layout modelled (from O(deckhouse_release)).
+  returned: success and O(target=deckhouse)
+  type: str
+  sample: current
+  version_added: 0.2.0
 shadowed_rules:
   description:
     - With O(target=deckhouse), the policy's rules that Deckhouse's basic rules decide first. C(rule) is the
@@ -255,6 +271,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy i
     YAML_IMPORT_ERROR,
     PolicyError,
     check,
+    deckhouse_layout,
     preset,
 )
 
@@ -315,6 +332,7 @@ def main():
             kubernetes_version=dict(type="str", default=DEFAULT_KUBERNETES_VERSION),
             target=dict(type="str", choices=list(TARGETS), default="deckhouse"),
             basic_policy=dict(type="bool", default=True),
+            deckhouse_release=dict(type="str", default=""),
             strict=dict(type="bool", default=True),
             dest=dict(type="path"),
         ),
@@ -326,13 +344,16 @@ def main():
     if isinstance(source, str) and not HAS_YAML and not source.lstrip().startswith("{"):
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     try:
+        layout = deckhouse_layout(module.params["deckhouse_release"])
         result = check(source, module.params["kubernetes_version"], module.params["target"],
-                       module.params["basic_policy"])
+                       module.params["basic_policy"], layout)
     except PolicyError as exc:
         module.fail_json(msg=to_native(exc), field=exc.path)
     data = result.as_dict()
     out = dict(changed=False, apiserver_accepts=data["apiserver_accepts"], apiserver_error=data["apiserver_error"],
                lenient=data["lenient"], findings=data["findings"])
+    if module.params["target"] == "deckhouse":
+        out["deckhouse_layout"] = layout
     if not result.apiserver_accepts:
         first = result.errors[0] if result.errors else {"path": "", "message": result.apiserver_error}
         prefix = "" if first["message"].startswith(first["path"]) else ("%s: " % first["path"] if first["path"] else "")

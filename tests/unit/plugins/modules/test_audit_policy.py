@@ -162,3 +162,19 @@ def test_deployed_yaml_is_what_the_apiserver_reads_back(tmp_path):
     again, _warnings = run({"src": str(dest), "target": "kubeadm"})
     original, _warnings = run({"src": os.path.join(CORPUS, "v-anchors.yaml"), "target": "kubeadm"})
     assert again["policy"] == original["policy"] and again["lenient"] is False
+
+
+def test_deckhouse_release_picks_the_basic_rule_layout():
+    old, _warnings = run({"policy": GOOD, "deckhouse_release": "v1.68.3"})
+    new, _warnings = run({"policy": GOOD, "deckhouse_release": "1.75"})
+    default, _warnings = run({"policy": GOOD})
+    assert old["deckhouse_layout"] == "2025-01" and new["deckhouse_layout"] == default["deckhouse_layout"] == "current"
+    assert old["effective_policy"]["rules"][-1] == {"level": "Metadata"}  # the policy's own last rule
+    assert new["effective_policy"]["rules"][-2] == {"level": "None", "userGroups": ["system:authenticated"]}
+    kubeadm, _warnings = run({"policy": GOOD, "target": "kubeadm"})
+    assert "deckhouse_layout" not in kubeadm
+
+
+def test_an_unmodelled_deckhouse_release_is_refused_naming_the_option():
+    failed = run_fail({"policy": GOOD, "deckhouse_release": "1.71"})
+    assert failed["msg"].startswith("deckhouse_release: no basic-rule layout is modelled for DKP 1.71")
