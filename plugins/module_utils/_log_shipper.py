@@ -116,6 +116,7 @@ class Profile(object):
         self.schemas = {}
         self.notes = []
         self.features = {}
+        self.plurals = {}
 
     def api_version(self, kind):
         return "%s/%s" % (GROUP, self.versions[kind])
@@ -186,6 +187,7 @@ def profile_from_crds(crds, name="live", source="live", description=""):
         profile.versions[kind] = version["name"]
         profile.served[kind] = [v["name"] for v in found[kind]["spec"]["versions"] if v.get("served")]
         profile.schemas[kind] = schema
+        profile.plurals[kind] = found[kind]["spec"]["names"].get("plural") or kind.lower() + "s"
     _derive_features(profile)
     return profile
 
@@ -649,6 +651,32 @@ def default_destination_name(spec):
     return "kuma-%s-%s" % (_norm(_given(spec, "mode") or "tcp"), _norm(_given(spec, "codec") or "json"))
 
 
+def endpoints(destinations):
+    """Network endpoints of destinations as given (before building, so a reachability check can run
+    first): dicts with destination, address, host, port, protocol. Entries that do not parse are left
+    out; building reports them."""
+    found = []
+    for spec in destinations or []:
+        if not isinstance(spec, dict):
+            continue
+        name = _given(spec, "name") or default_destination_name(spec)
+        dtype = _norm(_given(spec, "type") or "socket")
+        if dtype == "socket":
+            addresses, protocol = [_given(spec, "address")], _norm(_given(spec, "mode") or "tcp")
+        elif dtype == "kafka":
+            servers = _given(spec, "bootstrap_servers")
+            addresses, protocol = (servers if isinstance(servers, list) else []), "tcp"
+        else:
+            continue
+        for address in addresses:
+            try:
+                host, port = parse_address(address)
+            except ValueError:
+                continue
+            found.append({"destination": name, "address": address, "host": host, "port": port, "protocol": protocol})
+    return found
+
+
 def _metadata(name, owner):
     return {"name": name, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ROLE_LABEL: owner}}
 
@@ -748,9 +776,27 @@ def _build_destination(ctx, spec, profile, path, owner):
     buf = _build_buffer(ctx, spec, _join(path, "buffer"), profile)
     if buf is not None:
         body["buffer"] = buf
+    _warn_inline_secrets(ctx, body, path, profile)
     obj = {"apiVersion": profile.api_version(KIND_DESTINATION), "kind": KIND_DESTINATION,
            "metadata": _metadata(name, owner), "spec": body}
     return obj, endpoints
+
+
+def _warn_inline_secrets(ctx, body, path, profile):
+    """Secrets end up in the cluster-wide object when the CRD offers no reference to a Secret."""
+    block = body.get(body.get("type", "").lower()) if isinstance(body.get("type"), str) else None
+    if not isinstance(block, dict):
+        return
+    tls = (block.get("tcp") or {}).get("tls") if body["type"] == "Socket" else block.get("tls")
+    client = (tls or {}).get("clientCrt") or {}
+    if "keyFile" in client or "keyPass" in client:
+        ctx.warn(_join(path, "tls"), "this %s CRD version has no tls.secretRef, so the client key%s is stored inline in "
+                                     "the cluster-wide ClusterLogDestination, readable by anyone allowed to read "
+                                     "those objects" % (profile.name, " and its passphrase" if "keyPass" in client else ""))
+    if "password" in (block.get("sasl") or {}):
+        ctx.warn(_join(path, "sasl"), "the ClusterLogDestination CRD has no Secret reference for SASL credentials, so "
+                                      "the password is stored inline in the cluster-wide object, readable by anyone "
+                                      "allowed to read ClusterLogDestination objects")
 
 
 def _build_label_selector(ctx, value, path, profile, schema_path):

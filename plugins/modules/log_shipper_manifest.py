@@ -20,8 +20,17 @@ description:
     server would drop them silently. Errors name the input field and the object field.
   - Generation follows the live CRDs when O(crds) is given (the served version and its schema),
     otherwise the named O(profile). The RV(profile) return value always says which one was used.
-  - Talks to no cluster. Apply the returned RV(objects) with M(kubernetes.core.k8s), or write them
-    to O(dest_dir) (render mode).
+  - With O(state=built) (the default) it talks to no cluster: it returns the objects, or writes them to
+    O(dest_dir) (render mode).
+  - With O(state=present) it makes the cluster hold them itself, over the connection options of
+    M(kubernetes.core.k8s) (same names, same C(K8S_AUTH_*) environment fallbacks; the module is in the
+    C(auditops.deckhouse.k8s) action group): it reads the served CRDs and the existing objects,
+    server-side applies only the objects whose applied fields or values differ, reads each written
+    object back and fails unless the server holds exactly what was applied, and deletes the objects
+    this O(owner) labelled earlier that the input no longer describes (O(prune)). The secrets reach the
+    cluster exactly as given; they never appear in any result, diff, warning or error.
+  - Secrets in the objects (client keys, key passphrases, SASL passwords) are masked in every return value,
+    including RV(objects).
 author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
@@ -32,8 +41,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Diffs are returned for files in render mode; private keys, key passphrases and SASL
-        passwords are masked in them.
+      - Diffs are returned for files in render mode and for every object created, updated or deleted with
+        O(state=present); private keys, key passphrases and SASL passwords are masked in them.
   idempotent:
     support: full
 options:
@@ -273,6 +282,65 @@ options:
       - Mode of rendered files. Defaults to C(0644), or C(0600) for files that hold a private key, key
         passphrase or SASL password.
     type: raw
+  state:
+    version_added: 0.2.0
+    description:
+      - C(built) returns (and in render mode writes) the objects without talking to a cluster.
+      - C(present) applies them to the cluster, reads them back and prunes (see the description). Check mode
+        sends server-side dry runs and reports what would change.
+    type: str
+    choices: [built, present]
+    default: built
+  field_manager:
+    version_added: 0.2.0
+    description: Server-side apply field manager (O(state=present)).
+    type: str
+    default: auditops-deckhouse
+  force_conflicts:
+    version_added: 0.2.0
+    description:
+      - Take over fields another field manager set (O(state=present)); adopted objects (O(adopt)) are always
+        applied with force.
+    type: bool
+    default: false
+  kubeconfig:
+    version_added: 0.2.0
+    description:
+      - Path of a kubeconfig file or the kubeconfig as a dictionary (as in M(kubernetes.core.k8s)). Defaults to
+        C(K8S_AUTH_KUBECONFIG), then C(~/.kube/config) or the in-cluster configuration.
+    type: raw
+  context:
+    version_added: 0.2.0
+    description: Kubeconfig context (C(K8S_AUTH_CONTEXT)).
+    type: str
+  host:
+    version_added: 0.2.0
+    description: API server URL (C(K8S_AUTH_HOST)).
+    type: str
+  api_key:
+    version_added: 0.2.0
+    description: Bearer token (C(K8S_AUTH_API_KEY)).
+    type: str
+  validate_certs:
+    version_added: 0.2.0
+    description: Verify the API server's certificate (C(K8S_AUTH_VERIFY_SSL)).
+    type: bool
+    aliases: [verify_ssl]
+  ca_cert:
+    version_added: 0.2.0
+    description: CA certificate of the API server (C(K8S_AUTH_SSL_CA_CERT)).
+    type: path
+    aliases: [ssl_ca_cert]
+  client_cert:
+    version_added: 0.2.0
+    description: Client certificate file (C(K8S_AUTH_CERT_FILE)).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    version_added: 0.2.0
+    description: Client key file (C(K8S_AUTH_KEY_FILE)).
+    type: path
+    aliases: [key_file]
   error_path_prefix:
     description:
       - Prefix of the input names in error messages; the role passes C(kuma_log_shipper_) so errors read
@@ -280,7 +348,13 @@ options:
     type: str
     default: ''
 notes:
-  - RV(objects) contains TLS keys and SASL passwords as the CRD stores them; do not print it.
+  - O(state=present) needs the C(kubernetes.core) collection and the C(kubernetes) Python library, like
+    M(kubernetes.core.k8s).
+  - The served CRDs (January 2025) have no Secret reference for TLS material or SASL passwords, so these are
+    stored inline in the cluster-wide C(ClusterLogDestination), readable by anyone allowed to read those
+    objects; the module warns when it writes them.
+requirements:
+  - kubernetes (Python library), for O(state=present)
 seealso:
   - module: kubernetes.core.k8s
   - module: kubernetes.core.k8s_info
@@ -309,6 +383,19 @@ EXAMPLES = r'''
       - name: kube-audit-to-kuma
   register: log_shipper
 
+- name: Apply the objects to the cluster (server-side apply of what differs, read back, prune)
+  auditops.deckhouse.log_shipper_manifest:
+    state: present
+    kubeconfig: ~/.kube/config
+    destinations:
+      - type: kafka
+        bootstrap_servers: [kafka-1.example.com:9092]
+        topic: k8s-audit
+        sasl:
+          mechanism: scram-sha-512
+          username: shipper
+          password: "{{ vault_kafka_password }}"
+
 - name: Kafka with SASL, only kubelet audit events (an explicit filter)
   auditops.deckhouse.log_shipper_manifest:
     destinations:
@@ -329,7 +416,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 objects:
-  description: The validated objects, destinations first. Secrets are included as the CRD stores them.
+  description:
+    - The validated objects, destinations first, with client keys, key passphrases and SASL passwords
+      replaced by C(********). Use O(state=present) or render mode to write the real values.
   returned: success
   type: list
   elements: dict
@@ -423,6 +512,16 @@ foreign:
   returned: success
   type: list
   elements: dict
+changes:
+  version_added: 0.2.0
+  description: O(state=present); what happened to each object (C(create), C(update), C(unchanged), C(delete)).
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample:
+    - kind: ClusterLogDestination
+      name: kuma-tcp-json
+      action: unchanged
 files:
   description: Render mode; each file and what happened to it (C(create), C(update), C(unchanged), C(delete)).
   returned: when O(dest_dir) is set
@@ -440,12 +539,35 @@ errors:
     - "kuma_log_shipper_destinations[2].address: missing port in \"kuma\": expected 'host:port'"
 '''
 
+import json
 import os
 import stat
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply_engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from kubernetes.dynamic.exceptions import DynamicApiError
+    K8S_IMPORT_ERROR = None
+except ImportError:
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+# kubernetes.core's connection options (same names and meaning; unset ones fall back to K8S_AUTH_* and
+# the kubeconfig or in-cluster configuration, as in kubernetes.core.k8s).
+AUTH_SPEC = dict(
+    kubeconfig=dict(type='raw', no_log=True),
+    context=dict(type='str'),
+    host=dict(type='str'),
+    api_key=dict(type='str', no_log=True),
+    validate_certs=dict(type='bool', aliases=['verify_ssl']),
+    ca_cert=dict(type='path', aliases=['ssl_ca_cert']),
+    client_cert=dict(type='path', aliases=['cert_file']),
+    client_key=dict(type='path', aliases=['key_file'], no_log=False),
+)
 
 FILTER_DOC = dict(type='list', elements='dict')
 TLS_SPEC = dict(
@@ -540,29 +662,105 @@ def _render(module, objects, params):
     return changed, files, diffs
 
 
+def _api_caller(module):
+    """api(method, path, query, body, content_type) -> (status, decoded body) over kubernetes.core's client."""
+    if K8S_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("kubernetes.core and the kubernetes Python library"),
+                         exception=K8S_IMPORT_ERROR)
+    auth = dict((key, module.params[key]) for key in AUTH_SPEC if module.params[key] is not None)
+    try:
+        client = get_api_client(**auth).client
+    except Exception as exc:  # pylint: disable=broad-except  # kubeconfig, in-cluster and TLS errors alike
+        module.fail_json(msg="cannot connect to the Kubernetes API, nothing changed: %s" % exc)
+
+    def api(method, path, query=None, body=None, content_type=None):
+        try:
+            response = client.request(method, path, body=body, query_params=list(query or []),
+                                      content_type=content_type, serialize=False)
+            status, data = response.status, response.data
+        except DynamicApiError as exc:
+            status, data = exc.status, exc.body
+        except Exception as exc:  # pylint: disable=broad-except  # connection refused, TLS, timeouts
+            module.fail_json(msg="%s %s failed, stopped there: %s" % (method, path, exc))
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", "replace")
+        try:
+            return status, json.loads(data)
+        except (TypeError, ValueError):
+            return status, data
+    return api
+
+
+def _fail(module, scrubber, msg, **result):
+    module.fail_json(msg=scrubber.text(msg), **scrubber.deep(result))
+
+
+def _present(module, params, result):
+    """state=present: read the CRDs, build, apply what differs, read back, prune."""
+    api = _api_caller(module)
+    scrubber = apply_engine.Scrubber([])
+    try:
+        crds = params['crds'] if params['crds'] is not None else apply_engine.read_crds(api)
+        profile = engine.resolve_profile(params['profile'], crds)
+        built = engine.build(params['destinations'], params['sources'], profile,
+                             prefix=params['error_path_prefix'], owner=params['owner'])
+        scrubber = apply_engine.Scrubber(built['objects'])
+        result.update(objects=[engine.mask_secrets(obj) for obj in built['objects']], profile=profile.as_dict(),
+                      kinds=built['kinds'], endpoints=built['endpoints'])
+        for warning in built['warnings']:
+            module.warn(scrubber.text(warning))
+        existing = apply_engine.list_existing(api, profile)
+        synced = apply_engine.sync(api, built['objects'], existing, profile, owner=params['owner'],
+                                   manager=params['field_manager'], adopt=params['adopt'], prune=params['prune'],
+                                   force=params['force_conflicts'], check_mode=module.check_mode, scrubber=scrubber)
+    except apply_engine.ApplyError as exc:
+        _fail(module, scrubber, "log-shipper apply stopped: %s" % exc, errors=exc.errors, **result)
+    except engine.LogShipperError as exc:
+        _fail(module, scrubber, "log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors, **result)
+    result.update(changed=synced['changed'], changes=synced['changes'], prune=synced['prune'],
+                  foreign=synced['foreign'])
+    if module._diff:
+        result['diff'] = [dict(before=d['before'], after=d['after'], before_header=d['header'],
+                               after_header=d['header']) for d in synced['diffs']]
+    module.exit_json(**scrubber.deep(result))
+
+
 def main():
+    argument_spec = dict(
+        destinations=dict(type='list', elements='dict', required=True, options=DESTINATION_SPEC),
+        sources=dict(type='list', elements='dict', options=SOURCE_SPEC),
+        profile=dict(type='str'),
+        crds=dict(type='list', elements='dict'),
+        existing=dict(type='list', elements='dict'),
+        owner=dict(type='str', default=engine.DEFAULT_OWNER),
+        adopt=dict(type='bool', default=False),
+        prune=dict(type='bool', default=True),
+        dest_dir=dict(type='path'),
+        file_mode=dict(type='raw'),
+        error_path_prefix=dict(type='str', default=''),
+        state=dict(type='str', choices=['built', 'present'], default='built'),
+        field_manager=dict(type='str', default='auditops-deckhouse'),
+        force_conflicts=dict(type='bool', default=False),
+    )
+    argument_spec.update(AUTH_SPEC)
     module = AnsibleModule(
-        argument_spec=dict(
-            destinations=dict(type='list', elements='dict', required=True, options=DESTINATION_SPEC),
-            sources=dict(type='list', elements='dict', options=SOURCE_SPEC),
-            profile=dict(type='str'),
-            crds=dict(type='list', elements='dict'),
-            existing=dict(type='list', elements='dict'),
-            owner=dict(type='str', default=engine.DEFAULT_OWNER),
-            adopt=dict(type='bool', default=False),
-            prune=dict(type='bool', default=True),
-            dest_dir=dict(type='path'),
-            file_mode=dict(type='raw'),
-            error_path_prefix=dict(type='str', default=''),
-        ),
+        argument_spec=argument_spec,
+        mutually_exclusive=[('state', 'dest_dir')],
         supports_check_mode=True,
     )
     params = module.params
+    result = dict(changed=False, objects=[], prune=[], foreign=[], label_selector=engine.label_selector(params['owner']))
+    if params['state'] == 'present':
+        if params['dest_dir']:
+            module.fail_json(msg="dest_dir: render mode writes files; it cannot be combined with state=present")
+        _present(module, params, result)
+
     try:
         _mode(params['file_mode'])
     except ValueError:
         module.fail_json(msg="file_mode: %r is not an octal mode" % (params['file_mode'],))
 
+    scrubber = apply_engine.Scrubber([])
     try:
         profile = engine.resolve_profile(params['profile'], params['crds'])
         built = engine.build(params['destinations'], params['sources'], profile,
@@ -571,18 +769,15 @@ def main():
         module.fail_json(msg="log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors)
 
     objects = built['objects']
-    result = dict(
-        changed=False,
-        objects=objects,
+    scrubber = apply_engine.Scrubber(objects)
+    result.update(
+        objects=[engine.mask_secrets(obj) for obj in objects],
         profile=profile.as_dict(),
         kinds=built['kinds'],
-        label_selector=engine.label_selector(params['owner']),
         endpoints=built['endpoints'],
-        prune=[],
-        foreign=[],
     )
     for warning in built['warnings']:
-        module.warn(warning)
+        module.warn(scrubber.text(warning))
 
     if params['existing'] is not None:
         prune, foreign = engine.plan_prune(objects, params['existing'], owner=params['owner'])
@@ -590,20 +785,20 @@ def main():
         result['foreign'] = foreign
         if foreign and not params['adopt']:
             names = ", ".join("%s/%s" % (ref['kind'], ref['name']) for ref in foreign)
-            module.fail_json(msg="%s already exist(s) without the labels %s; refusing to take over objects this role "
-                                 "does not own (rename the destination/source, or allow adoption)"
-                                 % (names, result['label_selector']), **result)
+            _fail(module, scrubber, "%s already exist(s) without the labels %s; refusing to take over objects this "
+                                    "role does not own (rename the destination/source, or allow adoption)"
+                                    % (names, result['label_selector']), **result)
 
     if params['dest_dir']:
         try:
             changed, files, diffs = _render(module, objects, params)
         except (IOError, OSError) as exc:
-            module.fail_json(msg="cannot write to %s: %s" % (params['dest_dir'], exc), **result)
+            _fail(module, scrubber, "cannot write to %s: %s" % (params['dest_dir'], exc), **result)
         result.update(changed=changed, files=files)
         if module._diff:
             result['diff'] = diffs
 
-    module.exit_json(**result)
+    module.exit_json(**scrubber.deep(result))
 
 
 if __name__ == '__main__':

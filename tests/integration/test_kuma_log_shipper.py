@@ -8,6 +8,7 @@ Each test uses its own owner label value and object names, so tests sharing the 
 cannot prune or collide with each other.
 """
 
+import base64
 import copy
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
 
 pytestmark = pytest.mark.cluster
@@ -45,6 +47,16 @@ class Run(RoleRun):
         return found
 
 
+class RawRun(object):
+    """A run with a human-readable callback: only its output and return code."""
+
+    def __init__(self, proc):
+        self.rc, self.stdout, self.stderr = proc.returncode, proc.stdout, proc.stderr
+
+    def __repr__(self):
+        return "rc=%s\n%s\n%s" % (self.rc, self.stdout[-3000:], self.stderr[-3000:])
+
+
 @pytest.fixture
 def run_role(ansible_env, k8s_cluster, tmp_path):
     env = dict(ansible_env)
@@ -54,7 +66,7 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
     env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".collections")
     counter = [0]
 
-    def run(variables, check=False, diff=False, kubeconfig=True):
+    def run(variables, check=False, diff=False, kubeconfig=True, verbosity=0, callback=None):
         variables = dict(variables)
         if kubeconfig:
             variables.setdefault("kuma_log_shipper_kubeconfig", k8s_cluster.kubeconfig)
@@ -67,7 +79,13 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
             cmd.append("--check")
         if diff:
             cmd.append("--diff")
-        return Run(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        run_env = dict(env, ANSIBLE_STDOUT_CALLBACK=callback) if callback else env
+        if callback and callback != "ansible.posix.json":
+            return RawRun(subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, check=False))
+        return Run(subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   check=False))
     return run
 
@@ -150,27 +168,39 @@ def built_objects(cluster, variables):
                     owner=variables["kuma_log_shipper_owner"])["objects"]
 
 
+APPLY_TASK = "Apply the log-shipper objects for the served CRD versions"
+
+
+def actions(run, wanted=None):
+    """(kind, name, action) of each object the apply task reports, optionally only some actions."""
+    return [(c["kind"], c["name"], c["action"]) for c in run.result(APPLY_TASK)["changes"]
+            if wanted is None or c["action"] in wanted]
+
+
 def test_apply_all_transports_then_idempotent_then_check_mode(k8s_cluster, run_role, kuma_listener):
     variables = all_transports(k8s_cluster, kuma_listener, "it_all")
     first = run_role(variables, diff=True)
     assert first.rc == 0, first
-    assert first.stats["changed"] >= 1 and first.stats["failures"] == 0
+    assert first.stats["changed"] == 1 and first.stats["failures"] == 0
     assert any("PKCS#8" in w for w in first.warnings())  # the harness key is PKCS#1
-    applied = first.result("Apply the objects (server-side apply)")
-    assert len(applied["results"]) == 8 and all(r["changed"] for r in applied["results"])
+    assert any("no tls.secretRef" in w for w in first.warnings())
+    assert any("no Secret reference for SASL" in w for w in first.warnings())
+    assert [a for _k, _n, a in actions(first)] == ["create"] * 8
     udp = first.result("Report UDP endpoints as unverifiable")
     assert [r["msg"] for r in udp["results"]][0].startswith("it-udp-json sends to 127.0.0.1:5140 over UDP")
 
-    expected = first.result("Check ownership and plan pruning")["objects"]
-    assert [o["metadata"]["name"] for o in expected] == [o["metadata"]["name"] for o in built_objects(k8s_cluster, variables)]
+    expected = first.result(APPLY_TASK)["objects"]
+    built = built_objects(k8s_cluster, variables)
+    assert [o["metadata"]["name"] for o in expected] == [o["metadata"]["name"] for o in built]
     # Ansible templated the Jinja literal into the Vector template log-shipper expects.
     assert expected[3]["spec"]["extraLabels"]["syslog.message_id"] == "{{ auditID }}"
     stored = {}
     for obj in expected:
         live = get(k8s_cluster, obj["kind"], obj["metadata"]["name"])
         assert live is not None, obj["metadata"]["name"]
-        # The server adds defaults (e.g. tcp.verify*: true); everything we sent must be there unchanged.
-        assert is_subset(obj["spec"], live["spec"]), (obj, live)
+        # The server adds defaults (e.g. tcp.verify*: true); everything we sent must be there unchanged
+        # (the result masks the secrets, so compare against the masked live object).
+        assert is_subset(obj["spec"], ls.mask_secrets(live["spec"])), (obj, live)
         assert live["metadata"]["labels"] == obj["metadata"]["labels"]
         assert [m["manager"] for m in live["metadata"]["managedFields"]] == ["auditops-deckhouse"]
         stored[(obj["kind"], obj["metadata"]["name"])] = live["metadata"]["resourceVersion"]
@@ -178,6 +208,9 @@ def test_apply_all_transports_then_idempotent_then_check_mode(k8s_cluster, run_r
     second = run_role(variables)
     assert second.rc == 0, second
     assert second.stats["changed"] == 0, second
+    assert [a for _k, _n, a in actions(second)] == ["unchanged"] * 8
+    for (kind, name), version in stored.items():
+        assert get(k8s_cluster, kind, name)["metadata"]["resourceVersion"] == version, name
 
     # Check mode: a changed address, a new destination and a dropped source change nothing.
     changed = copy.deepcopy(variables)
@@ -187,17 +220,110 @@ def test_apply_all_transports_then_idempotent_then_check_mode(k8s_cluster, run_r
     changed["kuma_log_shipper_sources"] = changed["kuma_log_shipper_sources"][:2]
     check = run_role(changed, check=True, diff=True)
     assert check.rc == 0, check
-    assert check.stats["changed"] == 2, check  # tasks: apply and prune
-    dry = check.result("Apply the objects (server-side apply)")["results"]
+    assert check.stats["changed"] == 1, check
     # it-audit sends to every destination, so it gains it-new.
-    assert sorted(r["item"]["metadata"]["name"] for r in dry if r["changed"]) == ["it-audit", "it-new", "it-tcp-json"]
-    gelf = [r for r in dry if r["item"]["metadata"]["name"] == "it-tcp-json"][0]
-    assert gelf["diff"]["after"]["spec"]["socket"]["encoding"]["codec"] == "GELF"
-    planned = check.result("Delete objects this role created that are no longer in the input")
-    assert [r["item"]["name"] for r in planned["results"]] == ["it-pods"]
+    assert sorted(n for _k, n, _a in actions(check, ("create", "update"))) == ["it-audit", "it-new", "it-tcp-json"]
+    assert actions(check, ("delete",)) == [("ClusterLoggingConfig", "it-pods", "delete")]
+    gelf = [d for d in check.result(APPLY_TASK)["diff"] if d["after_header"] == "ClusterLogDestination/it-tcp-json"][0]
+    assert gelf["after"]["spec"]["socket"]["encoding"]["codec"] == "GELF"
+    assert gelf["before"]["spec"]["socket"]["encoding"]["codec"] == "JSON"
     assert get(k8s_cluster, "ClusterLogDestination", "it-new") is None
     for (kind, name), version in stored.items():
         assert get(k8s_cluster, kind, name)["metadata"]["resourceVersion"] == version, name
+
+
+def _pem(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_secrets_reach_the_cluster_byte_for_byte(k8s_cluster, run_role, kuma_listener):
+    """Issue 18 item 1: a SASL password and a key passphrase that are substrings of other fields
+    ("audit" is in the topic, the include path and the labels; "kuma" in the object names)."""
+    address = "127.0.0.1:%d" % kuma_listener
+    tls = {"ca": k8s_cluster.ca_file, "client_cert": k8s_cluster.client_cert, "client_key": k8s_cluster.client_key,
+           "key_pass": "kuma"}
+    variables = {
+        "kuma_log_shipper_owner": "it_secret",
+        "kuma_log_shipper_destinations": [
+            {"name": "kuma-it-s-tcp-cef", "address": address, "codec": "cef", "tls": tls},
+            {"name": "kuma-it-s-kafka", "type": "kafka", "bootstrap_servers": [address], "topic": "k8s-audit",
+             "sasl": {"mechanism": "plain", "username": "shipper", "password": "audit"}, "tls": tls},
+        ],
+        "kuma_log_shipper_sources": [{"name": "kuma-it-s-audit", "include": ["/var/log/kube-audit/audit.log"]}],
+    }
+    run = run_role(variables)
+    assert run.rc == 0, run
+    key = _pem(k8s_cluster.client_key).strip() + "\n"
+    socket_tls = get(k8s_cluster, "ClusterLogDestination", "kuma-it-s-tcp-cef")["spec"]["socket"]["tcp"]["tls"]
+    assert socket_tls["clientCrt"]["keyFile"] == _b64(key)
+    assert socket_tls["clientCrt"]["keyPass"] == _b64("kuma")
+    kafka = get(k8s_cluster, "ClusterLogDestination", "kuma-it-s-kafka")["spec"]["kafka"]
+    assert kafka["sasl"] == {"mechanism": "PLAIN", "username": "shipper", "password": "audit"}
+    assert kafka["topic"] == "k8s-audit"
+    assert kafka["tls"]["clientCrt"]["keyFile"] == _b64(key) and kafka["tls"]["clientCrt"]["keyPass"] == _b64("kuma")
+    source = get(k8s_cluster, "ClusterLoggingConfig", "kuma-it-s-audit")
+    assert source["spec"]["file"]["include"] == ["/var/log/kube-audit/audit.log"]
+    assert source["spec"]["destinationRefs"] == ["kuma-it-s-tcp-cef", "kuma-it-s-kafka"]
+    assert source["metadata"]["labels"] == {ls.MANAGED_BY_LABEL: ls.MANAGED_BY_VALUE, ls.ROLE_LABEL: "it_secret"}
+    # Every stored object equals, field for field, what the engine builds from the same input.
+    for obj in built_objects(k8s_cluster, variables):
+        live = get(k8s_cluster, obj["kind"], obj["metadata"]["name"])
+        assert is_subset(obj["spec"], live["spec"]), obj["metadata"]["name"]
+        # What lets a second run skip the object: the server records exactly the fields we applied.
+        assert apply.manager_fields(live, "auditops-deckhouse", obj["apiVersion"]) == apply.applied_fields(obj)
+    assert run_role(variables).stats["changed"] == 0
+
+
+def test_no_secret_in_any_output_at_vvvv_diff(k8s_cluster, run_role, kuma_listener, tmp_path):
+    """Issue 18 item 2: every kuma_log_shipper path that takes a secret, at -vvvv --diff, with the default
+    and the JSON callback; nothing printed may hold a secret in plain, base64 or PEM form."""
+    address = "127.0.0.1:%d" % kuma_listener
+    password, key_pass = "Sasl-Pw-7f3c9a1e", "Key-Pass-90qx2z"
+    tls = {"ca": k8s_cluster.ca_file, "client_cert": k8s_cluster.client_cert, "client_key": _pem(k8s_cluster.client_key),
+           "key_pass": key_pass}
+    destinations = [
+        {"name": "it-leak-tcp", "address": address, "codec": "json", "tls": tls},
+        {"name": "it-leak-kafka", "type": "kafka", "bootstrap_servers": [address], "topic": "k8s-audit",
+         "sasl": {"mechanism": "scram-sha-512", "username": "shipper", "password": password}, "tls": tls},
+    ]
+    base = {"kuma_log_shipper_owner": "it_leak", "kuma_log_shipper_destinations": destinations,
+            "kuma_log_shipper_sources": [{"name": "it-leak-audit"}]}
+    changed = copy.deepcopy(base)
+    changed["kuma_log_shipper_destinations"][0]["codec"] = "cef"
+    bad = copy.deepcopy(base)
+    bad["kuma_log_shipper_destinations"].append({"name": "it-leak-bad", "address": "nowhere"})
+    runs = [
+        ("check before create", base, True),
+        ("create", base, False),
+        ("unchanged", base, False),
+        ("check of a change", changed, True),
+        ("change", changed, False),
+        ("refused input", bad, False),
+        ("render", dict(base, kuma_log_shipper_render_dir=str(tmp_path / "render")), False),
+        ("render again with a change", dict(changed, kuma_log_shipper_render_dir=str(tmp_path / "render")), False),
+    ]
+    key = _pem(k8s_cluster.client_key)
+    forms = {"password": password, "password base64": _b64(password), "key_pass": key_pass,
+             "key_pass base64": _b64(key_pass), "key PEM base64": _b64(key.strip() + "\n")}
+    for number, line in enumerate(line for line in key.splitlines() if line and not line.startswith("-----")):
+        forms["key PEM line %d" % number] = line
+    # Every path with the default callback; the JSON callback (every result in full) on a write, a dry run
+    # with a diff and a refusal.
+    plan = [("default", run) for run in runs] + [("ansible.posix.json", run) for run in runs if run[0] in (
+        "change", "check of a change", "refused input")]
+    for callback, (label, variables, check) in plan:
+        run = run_role(variables, check=check, diff=True, verbosity=4, callback=callback)
+        assert (run.rc == 0) == (label != "refused input"), (label, run)
+        output = run.stdout + run.stderr
+        leaked = sorted(name for name, form in forms.items() if form in output)
+        assert leaked == [], (callback, label, leaked)
+    assert (tmp_path / "render" / "clusterlogdestination-it-leak-kafka.yml").read_text().count(password) == 1
+    assert get(k8s_cluster, "ClusterLogDestination", "it-leak-kafka")["spec"]["kafka"]["sasl"]["password"] == password
 
 
 def test_prune_removes_only_owned_objects(k8s_cluster, run_role, kuma_listener):
