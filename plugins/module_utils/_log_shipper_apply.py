@@ -215,12 +215,10 @@ def _secret_values(obj):
             if key in ls.SECRET_FIELDS and isinstance(value, str):
                 yield value
             else:
-                for found in _secret_values(value):
-                    yield found
+                yield from _secret_values(value)
     elif isinstance(obj, list):
         for item in obj:
-            for found in _secret_values(item):
-                yield found
+            yield from _secret_values(item)
 
 
 # --------------------------------------------------------------------------------------------

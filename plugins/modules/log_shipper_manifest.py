@@ -20,11 +20,11 @@ description:
     server would drop them silently. Errors name the input field and the object field.
   - Generation follows the live CRDs when O(crds) is given (the served version and its schema),
     otherwise the named O(profile). The RV(profile) return value always says which one was used.
-  - With O(state=built) (the default) it talks to no cluster: it returns the objects, or writes them to
+  - With O(state=built) (the default) it talks to no cluster; it returns the objects, or writes them to
     O(dest_dir) (render mode).
   - With O(state=present) it makes the cluster hold them itself, over the connection options of
     M(kubernetes.core.k8s) (same names, same C(K8S_AUTH_*) environment fallbacks; the module is in the
-    C(auditops.deckhouse.k8s) action group): it reads the served CRDs and the existing objects,
+    C(auditops.deckhouse.k8s) action group). It reads the served CRDs and the existing objects,
     server-side applies only the objects whose applied fields or values differ, reads each written
     object back and fails unless the server holds exactly what was applied, and deletes the objects
     this O(owner) labelled earlier that the input no longer describes (O(prune)). The secrets reach the
