@@ -51,9 +51,9 @@ def run_verify(ansible_env):
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
 
     def run():
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "auditops.deckhouse.verify", "-c", "local",
-               "-i", "localhost,", "-e", json.dumps({"verify_fail_on_problems": False, "verify_kesl": False,
-                                                      "verify_apiserver_health": False})]
+        variables = {"verify_fail_on_problems": False, "verify_kesl": False, "verify_apiserver_health": False}
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "auditops.deckhouse.verify",
+               "-c", "local", "-i", "localhost,", "-e", json.dumps(variables)]
         return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, check=False))
     return run

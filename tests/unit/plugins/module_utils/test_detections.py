@@ -104,8 +104,9 @@ def test_prune_only_owned_objects():
 
 
 def test_objects_match_the_upstream_crd_schemas():
-    reference = os.environ.get("AUDITOPS_REFERENCE", os.path.join(os.path.dirname(__file__), *[".."] * 5 + ["..", "shared",
-                                                                                   "reference", "deckhouse"]))
+    # Where tests/cluster/harness.py reads the upstream CRDs from.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    reference = os.environ.get("AUDITOPS_REFERENCE", os.path.join(os.path.dirname(root), "shared", "reference", "deckhouse"))
     path = os.path.join(reference, "runtime-audit-engine-crd-falco-audit-rules.yaml")
     if not os.path.exists(path):
         pytest.skip("upstream CRDs not beside the checkout")
