@@ -59,11 +59,12 @@ def peak_rss(pid="self"):
 
 
 def measure(cmd, stdout=subprocess.PIPE):
-    """Run ``cmd`` (stderr passes through, so progress stays visible); returns (wall seconds, peak RSS in
-    bytes, stdout). The peak is sampled every 20 ms while it runs; a worker that prints JSON with its own
-    final ``peak_rss`` gives the exact figure. A thread drains stdout while the child runs: a child that
-    prints more than a pipe holds (64 KiB) would otherwise block on write while we wait for it to exit.
-    BenchError when it fails."""
+    """Run ``cmd`` (stderr passes through, so progress stays visible); returns (wall seconds, CPU seconds
+    (user + system, from the child's rusage), peak RSS in bytes, stdout). On a machine others share, the
+    CPU seconds move far less than the wall time. The peak is sampled every 20 ms while it runs; a worker
+    that prints JSON with its own final ``peak_rss`` gives the exact figure. A thread drains stdout while
+    the child runs: a child that prints more than a pipe holds (64 KiB) would otherwise block on write
+    while we wait for it to exit. BenchError when it fails."""
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=stdout)  # pylint: disable=consider-using-with
     chunks = []
@@ -72,16 +73,20 @@ def measure(cmd, stdout=subprocess.PIPE):
         reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
         reader.start()
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         peak = max(peak, peak_rss(proc.pid))
         time.sleep(0.02)
     seconds = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
     if reader:
         reader.join()
         proc.stdout.close()
     if proc.returncode:
         raise BenchError("%s exited with %d" % (" ".join(cmd), proc.returncode))
-    return seconds, peak, b"".join(chunks)
+    return seconds, usage.ru_utime + usage.ru_stime, peak, b"".join(chunks)
 
 
 def worker_command(script, *args):

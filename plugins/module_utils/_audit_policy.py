@@ -1180,6 +1180,17 @@ class _CompiledRule(object):
         else:
             self.scope = "any"
 
+    def resource_check(self, verb, group, resource, subresource):
+        """For resource requests with this verb, API group, resource and subresource, whoever sends them:
+        False when none can match, True when every one does (only users and groups are left to check),
+        None when the namespace or object name decides too (matches_object)."""
+        if not self.may_match_resource(verb, group, resource):
+            return False
+        if self.namespaces is not None or any(names for _any, _group, _specs, names in self.entries or ()):
+            return None
+        return self.matches_object({"namespace": "", "name": "", "api_group": group, "resource": resource,
+                                    "subresource": subresource})
+
     def may_match_resource(self, verb, group, resource):
         """Whether a resource request with this verb, API group and resource can match, whoever sends
         it, wherever and on whichever object or subresource."""
@@ -1203,20 +1214,6 @@ class _CompiledRule(object):
         if self.scope == "resource" or (self.verbs is not None and verb not in self.verbs):
             return False
         return self.paths is None or any(_path_matches(path, spec) for spec in self.paths)
-
-    def matches_user(self, request):
-        user = request["user"]
-        if self.users is not None and (user is None or user not in self.users):
-            return False
-        if self.groups is not None:
-            if user is None:
-                return False
-            groups = self.groups
-            for group in request["groups"]:
-                if group in groups:
-                    return True
-            return False
-        return True
 
     def matches_object(self, request):
         """The rest of _rule_matches_resource for a request that may_match_resource() let through."""
@@ -1256,7 +1253,7 @@ def _rule_decision(policy, index):
 
 def compile_policy(policy, version):
     """``decide(request)`` for a decoded, accepted policy: _evaluate's answer, with the rules indexed by
-    (verb, API group, resource) for resource requests and by (verb, path) for the others, so a decision
+    (verb, API group, resource, subresource) for resource requests and by (verb, path) for the others, so a decision
     checks only the rules that can match that kind of request (the index is filled as keys are seen and
     bounded). ``request`` is normalized (normalize_request). The Decision returned is one per rule,
     shared by every request it decides: read it, do not change it."""
@@ -1266,33 +1263,43 @@ def compile_policy(policy, version):
     by_resource = {}
     by_path = {}
 
-    def candidates_for(table, key, may_match):
-        found = table.get(key)
-        if found is None:
-            if len(table) >= _RULE_CACHE_LIMIT:
-                table.clear()
-            # Per candidate: the rule, whether who sends the request matters, whether the object does.
-            found = table[key] = tuple(
-                (rule, rule.users is not None or rule.groups is not None,
-                 rule.namespaces is not None or rule.entries is not None) for rule in rules if may_match(rule, *key))
+    def candidates_for(table, key, check):
+        """Per rule that can match requests of ``key``: the rule, its users and groups (None: anyone) and
+        whether matches_object() still has to look at the request (``check``: see resource_check)."""
+        if len(table) >= _RULE_CACHE_LIMIT:
+            table.clear()
+        found = []
+        for rule in rules:
+            answer = check(rule, *key)
+            if answer is not False:
+                found.append((rule, rule.users, rule.groups, answer is None))
+        found = table[key] = tuple(found)
         return found
 
     def decide(request):
         if request["resource_request"]:
-            key = (request["verb"], request["api_group"], request["resource"])
+            key = (request["verb"], request["api_group"], request["resource"], request["subresource"])
             found = by_resource.get(key)
             if found is None:
-                found = candidates_for(by_resource, key, _CompiledRule.may_match_resource)
-            for rule, by_user, by_object in found:
-                if (not by_user or rule.matches_user(request)) and (not by_object or rule.matches_object(request)):
+                found = candidates_for(by_resource, key, _CompiledRule.resource_check)
+            user = request["user"]
+            for rule, users, groups, by_object in found:
+                if users is not None and (user is None or user not in users):
+                    continue
+                if groups is not None and (user is None or groups.isdisjoint(request["groups"])):
+                    continue
+                if not by_object or rule.matches_object(request):
                     return rule.decision
         else:
             key = (request["verb"], request["path"])
             found = by_path.get(key)
             if found is None:
-                found = candidates_for(by_path, key, _CompiledRule.may_match_path)
-            for rule, by_user, _by_object in found:
-                if not by_user or rule.matches_user(request):
+                found = candidates_for(by_path, key, _CompiledRule.may_match_path)  # True or False
+            user = request["user"]
+            for rule, users, groups, _by_object in found:
+                if users is not None and (user is None or user not in users):
+                    continue
+                if groups is None or (user is not None and not groups.isdisjoint(request["groups"])):
                     return rule.decision
         return default
     return decide
