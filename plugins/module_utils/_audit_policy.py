@@ -353,6 +353,18 @@ if HAS_YAML:
             _Composer.__init__(self)
             _GoResolver.__init__(self)
 
+    # libyaml composes the same node graph many times faster (a multi-megabyte policy in seconds, not minutes);
+    # its error texts differ, so the pure-Python composer stays for text it refuses (the message users see).
+    try:
+        from yaml.cyaml import CParser as _CParser
+
+        class _CGoComposer(_CParser, _GoResolver):
+            def __init__(self, stream):
+                _CParser.__init__(self, stream)
+                _GoResolver.__init__(self)
+    except ImportError:  # PyYAML built without libyaml
+        _CGoComposer = None
+
 
 def _mark_line(node):
     return node.start_mark.line + 1 if getattr(node, "start_mark", None) is not None else None
@@ -363,10 +375,28 @@ def _yaml_error_message(exc):
     return "yaml: " + " ".join(text.split())
 
 
+_FAST_COMPOSE_BYTES = 64 * 1024
+
+
 def _compose_first_document(text):
     """The first YAML document's node graph (go-yaml reads only the first), or None for an empty stream."""
     if not HAS_YAML:
         raise PolicyError("policy", "PyYAML is required to read YAML text")
+    if _CGoComposer is not None and len(text) > _FAST_COMPOSE_BYTES:
+        loader = _CGoComposer(text)
+        try:
+            if not loader.check_node():
+                return None, False
+            node = loader.get_node()
+            try:
+                more = loader.check_node()
+            except yaml.YAMLError:
+                more = True
+            return node, more
+        except yaml.YAMLError:
+            pass  # read again below for the pure-Python composer's message
+        finally:
+            loader.dispose()
     loader = _GoComposer(text)
     try:
         if not loader.check_node():
@@ -403,19 +433,49 @@ def _key_text(key):
     raise _Fatal("error converting YAML to JSON: yaml: invalid map key: %r" % (key,))
 
 
+def _allowed_alias_ratio(decoded):
+    """go-yaml v2's allowedAliasRatio: 99% up to 400,000 decodes, 10% from 4,000,000, linear between."""
+    if decoded <= 400000:
+        return 0.99
+    if decoded >= 4000000:
+        return 0.10
+    return 0.99 - 0.89 * (float(decoded - 400000) / 3600000)
+
+
 class _YamlReader(object):
     """Node graph -> JSON-like data with go-yaml v2 semantics; records duplicate keys (strict errors)."""
 
-    MAX_NODES = 200000  # go-yaml refuses documents with excessive aliasing
-
     def __init__(self):
         self.duplicates = []  # (path, key, line)
-        self.count = 0
+        # go-yaml v2's alias budget (sigs.k8s.io/yaml/goyaml.v2 decode.go, unmarshal and allowedAliasRatio): every
+        # decoded node counts, those decoded through an alias count as aliased too. PyYAML composes an alias as the
+        # anchored node itself, so a node met again is an alias.
+        self.decoded = 1  # the document node
+        self.aliased = 0
+        self.alias_depth = 0
+        self.seen = set()
+
+    def _tick(self):
+        self.decoded += 1
+        if self.alias_depth:
+            self.aliased += 1
+            if self.aliased > 100 and self.decoded > 1000 and self.aliased > self.decoded * _allowed_alias_ratio(self.decoded):
+                raise _Fatal("yaml: document contains excessive aliasing")
 
     def value(self, node, path, stack=()):
-        self.count += 1
-        if self.count > self.MAX_NODES:
-            raise _Fatal("yaml: document contains excessive aliasing")
+        if not self.alias_depth and id(node) in self.seen:
+            self._tick()  # the alias node
+            self.alias_depth += 1
+            try:
+                return self._value(node, path, stack)
+            finally:
+                self.alias_depth -= 1
+        if not self.alias_depth:
+            self.seen.add(id(node))
+        return self._value(node, path, stack)
+
+    def _value(self, node, path, stack):
+        self._tick()
         if isinstance(node, _ScalarNode):
             return self.scalar(node)
         if id(node) in stack:
@@ -480,12 +540,25 @@ class _YamlReader(object):
                 continue
             if not isinstance(key_node, _ScalarNode):
                 raise _Fatal("yaml: line %s: invalid map key" % _mark_line(key_node))
+            self._tick()  # go-yaml decodes the key node too
             key = self.scalar(key_node)
             child_path = "%s.%s" % (path, _key_text(key)) if path else _key_text(key)
             value = self.value(value_node, child_path, stack)
             self._set(entries, index, key, value, path, _mark_line(value_node))
 
     def merge(self, node, path, stack, entries, index):
+        if not self.alias_depth and id(node) in self.seen:
+            self._tick()  # the alias node
+            self.alias_depth += 1
+            try:
+                return self._merge(node, path, stack, entries, index)
+            finally:
+                self.alias_depth -= 1
+        if not self.alias_depth:
+            self.seen.add(id(node))
+        return self._merge(node, path, stack, entries, index)
+
+    def _merge(self, node, path, stack, entries, index):
         if isinstance(node, _MappingNode):
             if id(node) in stack:
                 raise _Fatal("yaml: anchor value contains itself")
