@@ -398,9 +398,16 @@ def build(target="deckhouse", detections=None, name=DEFAULT_NAME, owner=DEFAULT_
 
 
 def falco_rules_file(detections=None, extra_rules=None):
-    """The Falco rules file (a YAML list) for Falco with the k8saudit plugin, as data."""
+    """The Falco rules file (a YAML list) for Falco with the k8saudit plugin, as data. A rules file writes each
+    item flat (``- rule: NAME`` with its keys beside it, https://falco.org/docs/concepts/rules/basic-elements/),
+    where FalcoAuditRules nests them (``- rule: {name: NAME, ...}``)."""
     items = [{"required_plugin_versions": [{"name": "k8saudit", "version": "0.7.0"}]}]
-    return items + falco_items(select(detections), priority_style="falco", extra=extra_rules)
+    for item in falco_items(select(detections), priority_style="falco", extra=extra_rules):
+        (kind, body), = item.items()
+        flat = {kind: body["name"]}
+        flat.update((key, value) for key, value in body.items() if key != "name")
+        items.append(flat)
+    return items
 
 
 # runtime-audit-engine's settings (deckhouse modules/650-runtime-audit-engine/openapi/config-values.yaml).

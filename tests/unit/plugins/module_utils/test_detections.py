@@ -66,8 +66,11 @@ def test_selection_and_kubeadm_form():
     assert len(prom["spec"]["groups"][0]["rules"]) == 1 + len(det.APISERVER_ALERTS)
     items = det.falco_rules_file(["privileged_pod"])
     assert items[0] == {"required_plugin_versions": [{"name": "k8saudit", "version": "0.7.0"}]}
-    rule = [i["rule"] for i in items if "rule" in i]
-    assert rule[0]["priority"] == "CRITICAL" and rule[0]["source"] == "k8s_audit"
+    rule, = [i for i in items if "rule" in i]
+    assert rule["rule"] == "auditops: privileged pod"          # a rules file writes items flat
+    assert rule["priority"] == "CRITICAL" and rule["source"] == "k8s_audit"
+    assert {"macro": "auditops_kevt", "condition": "ka.stage = ResponseComplete"} in items
+    assert {"list": "auditops_health_uris", "items": ["/healthz", "/livez", "/readyz", "/version"]} in items
 
 
 @pytest.mark.parametrize("kwargs,path", [
