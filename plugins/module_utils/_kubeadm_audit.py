@@ -31,10 +31,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod imp
     strip_flags,
 )
 
-try:
-    import yaml
-except ImportError:  # HAS_YAML from _static_pod says so
-    yaml = None
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import GoYamlError, dump as _dump_yaml, go_load_all
 
 DEFAULT_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 DEFAULT_POLICY_DIR = "/etc/kubernetes/audit"
@@ -86,9 +83,10 @@ def kubeconfig_secrets(config):
         if not HAS_YAML:
             return []
         try:
-            config = yaml.safe_load(config)
-        except yaml.YAMLError:
+            docs = go_load_all(config)
+        except GoYamlError:
             return []
+        config = docs[0] if docs else None
     found = []
     users = config.get("users") if isinstance(config, dict) else None
     for entry in users if isinstance(users, list) else []:
@@ -355,10 +353,12 @@ def check_extra_args(extra_args):
 def _load_cluster_configuration(text):
     if not HAS_YAML:
         raise KubeadmAuditError(["PyYAML is required to read the ClusterConfiguration"])
+    # kubeadm reads it with sigs.k8s.io/yaml: Go's typing, and quoting on the way out that Go reads back the same.
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        docs = go_load_all(text)
+    except GoYamlError as exc:
         raise KubeadmAuditError(["data.ClusterConfiguration: not valid YAML: %s" % exc])
+    doc = docs[0] if docs else None
     if not isinstance(doc, dict):
         raise KubeadmAuditError(["data.ClusterConfiguration: expected a mapping, got %s" % type(doc).__name__])
     if doc.get("kind") != "ClusterConfiguration":
@@ -441,5 +441,5 @@ def update_cluster_configuration(text, extra_args=None, extra_volumes=None, stat
 
     if doc == original:
         return text, {"changed": False, "api_version": version}
-    new_text = yaml.safe_dump(doc, default_flow_style=False, sort_keys=False, allow_unicode=True, width=1 << 20)
+    new_text = _dump_yaml(doc, manifest=True)
     return new_text, {"changed": True, "api_version": version}

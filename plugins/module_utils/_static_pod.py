@@ -18,14 +18,13 @@ import json
 import posixpath
 import re
 
-try:
-    import yaml
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError as exc:  # the module reports it with missing_required_lib
-    yaml = None
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = exc
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (  # noqa: F401 (HAS_YAML re-exported)
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    GoYamlError,
+    dump as _dump_yaml,
+    go_load_all,
+)
 
 APISERVER = "kube-apiserver"
 
@@ -107,26 +106,9 @@ class StripResult(object):
 
 
 # --- loading and dumping ------------------------------------------------------------------------
-
-if HAS_YAML:
-    class _Dumper(yaml.SafeDumper):
-        """Block style like kubeadm's output; no anchors; multi-line strings as literal blocks."""
-
-        def ignore_aliases(self, data):
-            return True
-
-        def choose_scalar_style(self):
-            # kubeadm (go-yaml) quotes with double quotes: "1.31", not '1.31'.
-            style = super(_Dumper, self).choose_scalar_style()
-            return '"' if style == "'" else style
-
-    def _represent_str(dumper, data):
-        if "\n" in data:
-            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-    _Dumper.add_representer(str, _represent_str)
-
+# The kubelet reads manifests with sigs.k8s.io/yaml (go-yaml v2): values are read by those rules (_yaml.go_load_all)
+# and written with quoting that Go reads back as the same type (_yaml.dump), so a value nobody edits keeps the
+# type and the value the kubelet saw (PyYAML's YAML 1.1 turned "10:30" into 630 and refused a plain "=").
 
 def load_manifest(text, container=APISERVER):
     """Parse ``text`` (YAML or JSON, str or bytes) into a Pod dict and check it is an editable static pod
@@ -153,8 +135,8 @@ def load_manifest(text, container=APISERVER):
         "header": "".join(header),
     }
     try:
-        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
+        docs = [doc for doc in go_load_all(text) if doc is not None]
+    except GoYamlError as exc:
         raise ManifestError("", "not valid YAML: %s" % exc)
     if not docs:
         raise ManifestError("", "empty manifest")
@@ -177,9 +159,7 @@ def dump_manifest(pod, fmt=None):
     fmt = fmt or {}
     if fmt.get("json"):
         return json.dumps(pod, indent=2, ensure_ascii=False) + "\n"
-    return fmt.get("header", "") + yaml.dump(pod, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
-                                             allow_unicode=True, width=1 << 20,
-                                             explicit_start=bool(fmt.get("explicit_start")))
+    return fmt.get("header", "") + _dump_yaml(pod, explicit_start=bool(fmt.get("explicit_start")), manifest=True)
 
 
 def find_container(pod, name=APISERVER):

@@ -8,6 +8,8 @@ Public API::
 
     safe_load(text)                     -> object  one document, PyYAML's safe loader (tools, fixtures)
     go_resolve_plain(text)              -> (kind, value)  how go-yaml v2 (sigs.k8s.io/yaml) types a plain scalar
+    go_load_all(text)                   -> [object]  every document as sigs.k8s.io/yaml reads it (JSON-like data:
+                                                   map keys as JSON object keys); GoYamlError when Go would fail
     scalar(value)                       -> str     one scalar; strings Go's YAML reader would take for
                                                    another type are double-quoted
     dump(value, indent_sequences=False, explicit_start=False, plain_punctuation=True) -> str
@@ -182,16 +184,59 @@ def scalar(value, plain_punctuation=True):
     return string(str(value), plain_punctuation)
 
 
-def _inline(value, plain_punctuation):
+# Manifest layout: plain scalars as kubeadm writes them (flags, addresses, checksums), when every reader takes them
+# for this string; the number patterns below keep anything YAML 1.1 or 1.2 might read as a number quoted.
+_MANIFEST_PLAIN = re.compile(r"^(?:[0-9A-Za-z_/.]|-[A-Za-z0-9-])[A-Za-z0-9_./:=,@+*%~-]*$")
+_YAML12_NUMBER = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0x[0-9a-fA-F]+$|^0o[0-7]+$")
+_YAML11_NUMBER = re.compile(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?$|^[-+]?0b[01_]+$|^[-+]?0x[0-9a-fA-F_]+$|"
+                            r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$|^\d{4}-\d{1,2}-\d{1,2}")
+_BLOCK_UNSAFE = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def _manifest_plain(text):
+    """Whether ``text`` may stay plain in the manifest layout: YAML 1.1, YAML 1.2 and go-yaml v2 all read it
+    as this string (``--etcd-servers=https://127.0.0.1:2379``, ``10.128.0.11:6443``, a checksum)."""
+    return bool(_MANIFEST_PLAIN.match(text) and not text.endswith(":") and text.lower() not in _YAML11_WORDS
+                and not _YAML12_NUMBER.match(text) and not _YAML11_NUMBER.match(text)
+                and go_resolve_plain(text)[0] == "str")
+
+
+def _literal(text, pad):
+    """``text`` as a literal block scalar (``|``, ``|-`` or ``|+``) whose lines are indented by ``pad``; None when
+    a block cannot hold it exactly (leading blank, control characters)."""
+    if "\n" not in text or text[0] in " \t\n" or _BLOCK_UNSAFE.search(text) or "\r" in text:
+        return None
+    if text.endswith("\n\n"):
+        indicator, lines = "|+", text.split("\n")[:-1]
+    elif text.endswith("\n"):
+        indicator, lines = "|", text[:-1].split("\n")
+    else:
+        indicator, lines = "|-", text.split("\n")
+    return [indicator] + [pad + line if line else "" for line in lines]
+
+
+def _inline(value, style):
+    plain_punctuation = style[1]
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):
         return "[]"
+    if len(style) > 2 and style[2] and isinstance(value, str) and _manifest_plain(value):
+        return value
     return scalar(value, plain_punctuation)
 
 
+def _scalar_lines(prefix, value, pad, style):
+    """``prefix`` followed by the scalar ``value``: one line, or a literal block indented by ``pad``."""
+    if len(style) > 3 and style[3] and isinstance(value, str):
+        block = _literal(value, pad)
+        if block:
+            return ["%s %s" % (prefix, block[0])] + block[1:]
+    return ["%s %s" % (prefix, _inline(value, style))]
+
+
 def _lines(value, indent, style):
-    indent_sequences, plain_punctuation = style
+    indent_sequences, plain_punctuation = style[0], style[1]
     pad = "  " * indent
     lines = []
     if isinstance(value, dict):
@@ -204,7 +249,7 @@ def _lines(value, indent, style):
                 lines.append(label)
                 lines.extend(_lines(item, indent + 1 if indent_sequences else indent, style))
             else:
-                lines.append("%s %s" % (label, _inline(item, plain_punctuation)))
+                lines.extend(_scalar_lines(label, item, pad + "  ", style))
         return lines
     for item in value:
         if isinstance(item, (dict, list)) and item:
@@ -212,11 +257,128 @@ def _lines(value, indent, style):
             lines.append("%s- %s" % (pad, sub[0].lstrip()))
             lines.extend(sub[1:])
         else:
-            lines.append("%s- %s" % (pad, _inline(item, plain_punctuation)))
+            lines.extend(_scalar_lines("%s-" % pad, item, pad + "  ", style))
     return lines
 
 
-def dump(value, indent_sequences=False, explicit_start=False, plain_punctuation=True):
-    """Deterministic block YAML for ``value`` (dicts keep insertion order), ending in a newline."""
-    text = "\n".join(_lines(value, 0, (indent_sequences, plain_punctuation))) + "\n"
+def dump(value, indent_sequences=False, explicit_start=False, plain_punctuation=True, manifest=False):
+    """Deterministic block YAML for ``value`` (dicts keep insertion order), ending in a newline. ``manifest``
+    keeps the look of kubeadm-written files: flags, addresses and checksums that every reader takes as strings
+    stay plain, and multi-line strings are literal blocks."""
+    text = "\n".join(_lines(value, 0, (indent_sequences, plain_punctuation, manifest, manifest))) + "\n"
     return "---\n" + text if explicit_start else text
+
+
+# --- reader with go-yaml v2's typing (static pod manifests, kubeadm's ClusterConfiguration) -------------------
+
+class GoYamlError(ValueError):
+    """Text sigs.k8s.io/yaml would refuse, or that this reader will not guess about (duplicate keys)."""
+
+
+_PLAIN = "!auditops/plain"
+_QUOTED = "!auditops/quoted"
+_STD = "tag:yaml.org,2002:"
+
+if HAS_YAML:
+    class _PlainResolver(yaml.resolver.BaseResolver):
+        """Leave scalars untyped: plain ones are typed by go_resolve_plain, quoted and block ones are strings."""
+
+        def resolve(self, kind, value, implicit):
+            if kind is yaml.ScalarNode:
+                return _PLAIN if implicit[0] else _QUOTED
+            return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+
+    class _PlainComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                         _PlainResolver):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _PlainResolver.__init__(self)
+
+
+def _go_scalar(node):
+    tag, text = node.tag, node.value
+    if tag == _PLAIN:
+        kind, value = go_resolve_plain(text)
+        return "<<" if kind == "merge" else value
+    if tag in (_QUOTED, _STD + "str", "!"):
+        return text
+    if tag in (_STD + "int", _STD + "float", _STD + "bool", _STD + "null"):
+        kind, value = go_resolve_plain(text) if text else ("null", None)
+        short = tag[len(_STD):]
+        if kind == short or (short == "float" and kind == "int"):
+            return float(value) if short == "float" else value
+        raise GoYamlError("line %d: cannot decode !!%s `%s` as a !!%s" % (node.start_mark.line + 1, kind, text, short))
+    if tag == _STD + "timestamp":
+        return text
+    raise GoYamlError("line %d: the tag %s is not read the same by every YAML reader" % (node.start_mark.line + 1, tag))
+
+
+def _json_key(key, line):
+    """How sigs.k8s.io/yaml turns a map key into a JSON object key."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float) and key == key and key not in (float("inf"), float("-inf")):
+        return "%g" % key
+    raise GoYamlError("line %d: unsupported map key %r" % (line, key))
+
+
+def _go_value(node, stack=()):
+    if isinstance(node, yaml.ScalarNode):
+        value = _go_scalar(node)
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            raise GoYamlError("line %d: %s cannot be converted to JSON" % (node.start_mark.line + 1, node.value))
+        return value
+    if id(node) in stack:
+        raise GoYamlError("line %d: anchor value contains itself" % (node.start_mark.line + 1))
+    stack = stack + (id(node),)
+    if isinstance(node, yaml.SequenceNode):
+        return [_go_value(child, stack) for child in node.value]
+    result = {}
+    merged = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise GoYamlError("line %d: invalid map key" % (key_node.start_mark.line + 1))
+        key = _go_scalar(key_node)
+        if key == "<<" and key_node.tag in (_PLAIN, _STD + "merge"):
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in reversed(sources):
+                value = _go_value(source, stack)
+                if not isinstance(value, dict):
+                    raise GoYamlError("line %d: map merge requires a map or a list of maps"
+                                      % (value_node.start_mark.line + 1))
+                merged.update(value)
+            continue
+        text = _json_key(key, key_node.start_mark.line + 1)
+        if text in result:
+            # Readers disagree on which one counts (last wins here, strict decoders refuse): no guess.
+            raise GoYamlError("line %d: duplicate key %s" % (key_node.start_mark.line + 1, text))
+        result[text] = _go_value(value_node, stack)
+    for key, value in merged.items():
+        result.setdefault(key, value)
+    return result
+
+
+def go_load_all(text):
+    """Every document of ``text`` as sigs.k8s.io/yaml (go-yaml v2, then JSON) reads it: plain scalars typed by
+    go_resolve_plain (``10:30`` and ``2025-03-01T10:15:00Z`` stay strings, ``0o17`` is 15, ``=`` is a string),
+    quoted and block scalars as strings, map keys as JSON object keys. Raises GoYamlError (or ImportError
+    without PyYAML)."""
+    if not HAS_YAML:
+        raise ImportError("PyYAML is required to read YAML text: %s" % YAML_IMPORT_ERROR)
+    composer = _PlainComposer(text)
+    docs = []
+    try:
+        while composer.check_node():
+            docs.append(_go_value(composer.get_node()))
+    except yaml.YAMLError as exc:
+        raise GoYamlError(" ".join(str(exc).split()))
+    finally:
+        composer.dispose()
+    return docs

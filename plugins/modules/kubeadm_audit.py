@@ -294,11 +294,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod imp
     endpoint,
     load_manifest,
 )
-
-try:
-    import yaml
-except ImportError:  # reported through HAS_YAML
-    yaml = None
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump as dump_yaml
 
 
 def _read(module, path, what, missing_ok=False):
@@ -341,7 +337,7 @@ def _webhook_text(module):
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, dict):
-        return yaml.safe_dump(value, default_flow_style=False, sort_keys=False)
+        return dump_yaml(value)
     if isinstance(value, str):
         return value if value.endswith("\n") else value + "\n"
     module.fail_json(msg="webhook_config: expected a kubeconfig mapping or text, got %s" % type(value).__name__)
