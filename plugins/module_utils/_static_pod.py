@@ -18,7 +18,7 @@ import json
 import posixpath
 import re
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (  # noqa: F401 (HAS_YAML re-exported)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     GoYamlError,
@@ -115,7 +115,7 @@ def load_manifest(text, container=APISERVER):
     with a ``container`` container. Returns ``(pod, fmt)`` where ``fmt`` tells dump_manifest how to write
     it back. Raises ManifestError."""
     if not HAS_YAML:
-        raise ManifestError("", "PyYAML is required to read static pod manifests")
+        raise ManifestError("", "PyYAML is required to read static pod manifests: %s" % YAML_IMPORT_ERROR)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

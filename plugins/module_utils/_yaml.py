@@ -28,6 +28,7 @@ beside them.
 
 from __future__ import annotations
 
+import math
 import re
 
 try:
@@ -324,7 +325,7 @@ def _json_key(key, line):
         return "true" if key else "false"
     if isinstance(key, int):
         return str(key)
-    if isinstance(key, float) and key == key and key not in (float("inf"), float("-inf")):
+    if isinstance(key, float) and not math.isnan(key) and not math.isinf(key):
         return "%g" % key
     raise GoYamlError("line %d: unsupported map key %r" % (line, key))
 
@@ -332,7 +333,7 @@ def _json_key(key, line):
 def _go_value(node, stack=()):
     if isinstance(node, yaml.ScalarNode):
         value = _go_scalar(node)
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             raise GoYamlError("line %d: %s cannot be converted to JSON" % (node.start_mark.line + 1, node.value))
         return value
     if id(node) in stack:
