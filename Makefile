@@ -2,6 +2,7 @@
 #   make demo   the collection configures a local, real kube-apiserver
 #   make test   all tests and gates (what CI runs)
 #   make bench  benchmarks at full size (make bench-smoke: the small size CI runs)
+#   make docs   the HTML docs site in build/docs (antsibull-docs + Sphinx), checked in headless Chromium
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -19,7 +20,7 @@ export PATH             := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help deps venv link apiserver master node-image prepare unit integration pytest lint sanity integration-targets molecule build \
-        docs-check bench bench-smoke test demo cluster-up cluster-down clean
+        docs-check docs docs-site bench bench-smoke test demo cluster-up cluster-down clean
 
 help:
 	@sed -n '2,5p' Makefile
@@ -93,6 +94,28 @@ build: venv
 docs-check: venv
 	$(BIN)/python tools/role_docs.py --check
 
+## --- docs site: antsibull-docs + Sphinx into build/docs, checked for broken links and in headless Chromium ---
+DOCS_INPUTS = $(shell git ls-files docs plugins roles/*/meta galaxy.yml tools/docs_site.sh tools/check_docs_site.py 2>/dev/null)
+
+$(VENV)/.docs-installed: docs/site/requirements.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r docs/site/requirements.txt
+	touch $@
+
+# Rebuilt only when an input changed (build/docs/.inputs holds their hash); the browser check runs where
+# chromium is installed (make docs installs it, make test does not).
+docs-site: venv link $(VENV)/.docs-installed
+	@key=$$(cat $(DOCS_INPUTS) | sha256sum | cut -c1-16); \
+	if [ "$$(cat build/docs/.inputs 2>/dev/null)" != "$$key" ]; then \
+	  start=$$(date +%s); tools/docs_site.sh build/docs >/dev/null; echo "$$key" > build/docs/.inputs; \
+	  echo "docs site built in $$(( $$(date +%s) - start )) s: build/docs/index.html"; \
+	else echo "docs site up to date: build/docs/index.html"; fi
+	$(BIN)/python tools/check_docs_site.py build/docs --screenshots build/docs-screenshots
+
+docs:
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(MAKE) --no-print-directory docs-site
+
 ## --- benchmarks: each bench/bench_*.py prints one comparison table; --smoke is a small size for CI ----------
 bench: prepare
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b; done
@@ -103,7 +126,7 @@ bench-smoke: prepare
 # The gates are independent: two at a time (pytest beside the others in turn), each one's output printed
 # whole when it ends.
 test: prepare
-	$(MAKE) --no-print-directory -j2 --output-sync=target pytest molecule lint sanity integration-targets build docs-check bench-smoke
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest molecule lint sanity integration-targets build docs-check docs-site bench-smoke
 	@echo "make test: all gates passed"
 
 ## --- demo and the local cluster ---------------------------------------------------------

@@ -104,9 +104,9 @@ options:
         default: 30
 seealso:
   - module: auditops.deckhouse.audit_policy
-  - ref: auditops.deckhouse.control_plane_audit
-    description: The role that deploys the chosen policy.
 notes:
+  - R(Role auditops.deckhouse.control_plane_audit,ansible_collections.auditops.deckhouse.control_plane_audit_role)
+    deploys the chosen policy.
   - The projection assumes the log's traffic is typical. A log written with C(omitStages) or a policy that drops
     requests (level C(None)) cannot show those requests or stages, so a candidate that would record them is
     under-estimated; simulate from a log written with a catch-all C(Metadata) (or more) rule without omitted stages.
