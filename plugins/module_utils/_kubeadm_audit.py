@@ -61,6 +61,9 @@ KUBEADM_LIST_ARGS = ("v1beta4",)
 _IMAGE_VERSION = re.compile(r":v?(\d+\.\d+(?:\.\d+)?)(?:[-+@][^:/]*)?$")
 _FLAG_NAME = re.compile(r"^--audit-[a-z0-9-]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The rotation flags are Go ints; a larger value fails kube-apiserver's flag parsing and stops it at start
+# (2**31 - 1 keeps 32-bit builds safe too).
+MAX_FLAG_INT = 2147483647
 
 
 class KubeadmAuditError(ValueError):
@@ -153,8 +156,8 @@ def build_config(policy_yaml, manifest_path=DEFAULT_MANIFEST, policy_dir=DEFAULT
     if log_output not in OUTPUTS:
         errors.append("log_output: expected one of %s, got %r" % (", ".join(OUTPUTS), log_output))
     for option, value in (("log_maxage", log_maxage), ("log_maxsize", log_maxsize), ("log_maxbackup", log_maxbackup)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            errors.append("%s: expected a whole number of 0 or more, got %r" % (option, value))
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FLAG_INT:
+            errors.append("%s: expected a whole number from 0 to %d, got %r" % (option, MAX_FLAG_INT, value))
     if not isinstance(policy_yaml, str) or not policy_yaml.strip():
         errors.append("policy: required with state=present")
     extra = {}

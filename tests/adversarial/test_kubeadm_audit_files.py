@@ -65,3 +65,15 @@ def test_a_log_dir_that_resolves_into_the_manifests_dir_is_refused(node):
     os.symlink(node["manifests"], str(link))
     refuse(kubeadm_audit, dict(node["args"], policy=POLICY, log_dir=str(link / "audit")), "log_dir",
            watched=[str(node["tmp"])])
+
+
+@pytest.mark.parametrize("option,value", [("log_maxsize", 99999999999999999999), ("log_maxage", -1),
+                                          ("log_maxbackup", 2147483648)])
+def test_rotation_numbers_out_of_range_are_refused(node, option, value):
+    refuse(kubeadm_audit, dict(node["args"], policy=POLICY, **{option: value}), option, watched=[str(node["tmp"])])
+
+
+def test_an_extra_flag_value_with_a_newline_is_refused(node):
+    refuse(kubeadm_audit, dict(node["args"], policy=POLICY,
+                               extra_flags={"audit-log-compress": "true\n- --authorization-mode=AlwaysAllow"}),
+           "extra_flags.audit-log-compress", watched=[str(node["tmp"])])
