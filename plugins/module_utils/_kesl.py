@@ -2,69 +2,71 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Drive Kaspersky Endpoint Security for Linux (11.x, 12.x) through ``kesl-control``.
+"""Drive Kaspersky Endpoint Security for Linux (11.0-12.3) through ``kesl-control``, as Kaspersky documents it.
 
-Pure Python, no Ansible imports: the modules pass a runner (``module.run_command``), the tests use
-the subprocess runner against the test double in tests/fixtures/kesl-control.
+Pure Python, no Ansible imports: the modules pass a runner, the tests use the subprocess runner against the
+test double in tests/doubles/kesl-control. docs/kesl.md names the help page behind every rule here.
 
-- Every call runs with an English C locale: the CLI output follows ``LANG`` (Russian keys and task
-  states are common on the nodes this collection targets), and the parsers read English only.
-- The version comes from ``--app-info``; ``--json`` is used from 12.x on (11.x documents it for
-  ``--app-info`` only), the text and INI forms otherwise.
-- Scan exclusions live per task in ``[ExcludedFromScanScope.item_NNNN]`` sections. They are read with
-  ``--get-settings``, changed in memory and written back whole with ``--set-settings <task> --file``
-  (one read and at most one write per task; everything the module does not manage is kept).
-- Every documented exit code maps to a message; 68 (a Kaspersky Security Center policy locks the
-  setting) and 64 (KESL not running) are flagged so callers can report them without retrying.
+- Every call runs with the C locale (the CLI output follows ``LANG``) and a timeout.
+- Only the text and INI forms are used, on every version: ``--get-settings <id> --file <path>`` writes the
+  documented INI layout; no Kaspersky page shows the layout of ``--json`` task lists or settings.
+- Tasks are looked up by their documented names per version (``VERSIONS``); IDs are checked against it.
+- Every write is read back; the change must be there before the module reports ok.
+- ``Policy`` from ``--app-info``: on a node a Kaspersky Security Center policy manages, nothing is written.
+- Exit codes are mapped per version: a code documented only for a later version is reported as such.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 
 DEFAULT_EXECUTABLE = "/opt/kaspersky/kesl/bin/kesl-control"
-OUTPUT_FORMATS = ("auto", "json", "text")
+# Kept for playbooks written for 0.1.0; both mean the text and INI forms (see the doc fragment).
+OUTPUT_FORMATS = ("auto", "text")
+DEFAULT_TIMEOUT = 120
 
 # The options every kesl_* module takes, documented in the auditops.deckhouse.kesl doc fragment.
 COMMON_ARGUMENT_SPEC = {
     "executable": {"type": "path", "default": DEFAULT_EXECUTABLE},
     "output_format": {"type": "str", "choices": list(OUTPUT_FORMATS), "default": "auto"},
+    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
 }
 
 # LC_ALL wins over every other locale variable; LANGUAGE is emptied because gettext reads it first
 # when the locale is not C.
 FORCED_LOCALE = {"LC_ALL": "C", "LANG": "C", "LC_MESSAGES": "C", "LANGUAGE": ""}
 
-# Documented exit codes (notes 1.7; the version they appeared in is in docs/kesl.md).
+# Exit codes: (first version that documents it, meaning). Pages: 11.1 161378, 11.2 198099, 11.4/12.0 245132,
+# 12.2 264016, 12.3 264016 (docs/kesl.md, "Exit codes").
 EXIT_CODES = {
-    0: "success",
-    1: "invalid command-line arguments (unknown option, task name or ID, or an option this KESL version lacks)",
-    2: "invalid settings were passed",
-    64: "Kaspersky Endpoint Security is not running on this node (start it: systemctl start kesl)",
-    65: "the command failed (general error)",
-    66: "the anti-virus databases are not loaded",
-    67: "activation 2.0 network error",
-    68: ("the change is blocked: the application is managed by a Kaspersky Security Center policy that locks "
-         "this setting; change or unlock it in the KSC policy (the change was not retried)"),
-    69: "the operation is not available on an Amazon paid AMI",
-    70: ("the task is already in that state, or it is running and its settings cannot be changed or it cannot "
-         "be deleted"),
-    71: "the KSN statement has not been accepted",
-    72: "threats were found by a custom (container) scan",
-    73: "an Application Control change needs --accept",
-    74: "KESL must be restarted to finish an update",
-    75: "the device must be restarted",
-    76: "a path in the command is writable by non-root users, so the connection was refused",
-    77: "the key is already in use",
-    78: "the operation is not allowed in Light Agent mode",
-    79: "the operation is not allowed in standard mode",
-    80: "downloading the update failed (network error)",
-    128: "unknown error",
+    0: ((11, 0), "success"),
+    1: ((11, 0), "invalid command-line arguments (unknown option, task name or ID)"),
+    2: ((11, 0), "invalid settings were passed"),
+    64: ((11, 0), "Kaspersky Endpoint Security is not running on this node (start it: systemctl start kesl)"),
+    65: ((11, 0), "the command failed (general error)"),
+    66: ((11, 0), "the anti-virus databases are not loaded"),
+    67: ((11, 0), "activation 2.0 network error"),
+    68: ((11, 0), "the change is blocked: the application is managed by a Kaspersky Security Center policy that "
+                  "locks this setting; change or unlock it in the KSC policy (the change was not retried)"),
+    128: ((11, 0), "unknown error"),
+    70: ((11, 2), "the task is already in that state, or it is running and its settings cannot be changed"),
+    71: ((11, 2), "the KSN statement has not been accepted"),
+    72: ((11, 2), "threats were found by a custom (container) scan"),
+    73: ((11, 2), "an Application Control change needs --accept"),
+    74: ((11, 2), "KESL must be restarted to finish an update"),
+    75: ((11, 2), "the device must be restarted"),
+    69: ((11, 4), "the operation is not available on an Amazon paid AMI"),
+    76: ((11, 4), "a path in the command is writable by non-root users, so the connection was refused"),
+    77: ((11, 4), "the key is already in use"),
+    78: ((12, 1), "the operation is not allowed in Light Agent mode"),
+    79: ((12, 1), "the operation is not allowed in standard mode"),
+    80: ((12, 3), "downloading the update failed (network error)"),
 }
 NOT_RUNNING = 64
 DATABASES_NOT_LOADED = 66
@@ -74,30 +76,57 @@ ALREADY = 70
 READ_VERBS = frozenset(("--app-info", "--get-task-list", "--get-task-state", "--get-settings", "--get-app-settings",
                         "--export-settings", "--get-schedule"))
 
-# Task types whose settings carry scan scopes and exclusions (notes 2.1).
-EXCLUSION_TYPES = frozenset(("OAS", "ODS", "OAFIM", "ODFIM", "AntiCryptor"))
-# Types listed as [MonitoringTask.item_N] in the export file, with an Active (autostart) flag.
-MONITORING_TYPES = frozenset(("OAS", "OAFIM", "Firewall", "AntiCryptor", "WTP", "DeviceControl", "RDS", "NTP",
-                              "BehaviorDetection", "AppControl", "WebControl"))
-# Cannot be started or stopped (notes 1.10).
-SERVICE_TYPES = frozenset(("License", "Backup"))
-# Scan tasks whose settings KESL refuses to change while they run (exit 70).
-ON_DEMAND_SCAN_TYPES = frozenset(("ODS", "ODFIM", "ContainerScan", "InventoryScan"))
-SCAN_FILE = "scan_file"
-USER_TASK_MIN_ID = 100
-
+# Documented task states (11.2 197956): Started, Starting, Stopped, Stopping; scan tasks also Pausing,
+# Suspended, Resuming. Only Started and Stopped are settled; the module leaves the others alone and reports them.
 STATES = ("Started", "Starting", "Stopped", "Stopping", "Pausing", "Suspended", "Resuming")
-STOPPED_STATES = frozenset(("Stopped", "Stopping"))
-STARTED_STATES = frozenset(("Started", "Starting", "Resuming"))
+SETTLED_STATES = frozenset(("Started", "Stopped"))
+
+# Predefined tasks per version: name -> (ID, kind). kind: "exclusions" (a scan task with ExcludedFromScanScope),
+# "scan" (on-demand, no exclusions managed), "monitoring" (runs in the background), "service" (License,
+# Backup: cannot be started or stopped), "update". Each row rests on the page in "page"; a task absent from a
+# row is one that row's pages do not document for that version.
+_BASE_11 = {"file_threat_protection": (1, "exclusions"), "scan_my_computer": (2, "exclusions"),
+            "scan_file": (3, "scan"), "update": (6, "update"), "rollback": (7, "update"),
+            "license": (9, "service"), "backup": (10, "service"), "firewall_management": (12, "monitoring"),
+            "anti_cryptor": (13, "monitoring")}
+_OLD_11 = dict(_BASE_11, boot_scan=(4, "scan"), memory_scan=(5, "scan"))
+_NEW_11 = dict(_BASE_11, critical_areas_scan=(4, "exclusions"), system_integrity_monitoring=(11, "exclusions"),
+               anti_cryptor=(13, "exclusions"), web_threat_protection=(14, "monitoring"),
+               network_threat_protection=(17, "monitoring"))
+_WEB_CONTROL = dict(_NEW_11, web_control=(26, "monitoring"))
+VERSIONS = {
+    (11, 0): {"tasks": _OLD_11, "page": "https://support.kaspersky.com/KES4Linux/11/ru-RU/192318.htm; "
+                                        "KES4Linux/11/en-US/192908.htm (Memory_Scan); KES4Linux/11/de-DE/161258.htm (-F, -H)"},
+    (11, 1): {"tasks": _OLD_11, "page": "https://support.kaspersky.com/KES4Linux/11.1.0/en-US/162099.htm; "
+                                        "KES4Linux/11.1.0/en-US/161378.htm"},
+    (11, 2): {"tasks": _NEW_11, "page": "https://support.kaspersky.com/KES4Linux/11.2.0/fr-FR/197956.htm; "
+                                        "KES4Linux/11.2.0/en-US/197965.htm"},
+    (11, 3): {"tasks": _NEW_11, "page": "https://support.kaspersky.com/kes-for-linux/11.3.0/199339"},
+    (12, 0): {"tasks": _NEW_11, "page": "https://support.kaspersky.com/KES4Linux/12.0.0/ru-RU/245737.htm"},
+    (12, 1): {"tasks": _WEB_CONTROL, "page": "https://support.kaspersky.com/KES4Linux/12.1.0/zh-Hans/276239.htm; "
+                                             "kes-for-linux/12.1.0/265643"},
+    (12, 2): {"tasks": _WEB_CONTROL, "page": "https://support.kaspersky.com/kes4linux/12.2.0/ru-RU/264195.htm"},
+    (12, 3): {"tasks": _WEB_CONTROL, "page": "https://support.kaspersky.com/kes4linux/12.3.0/en-US/264195.htm"},
+}
+# Whether a KSC policy manages the node: the Policy line of --app-info (12.0 ru 246692, 11.4 ru 246692); the
+# KESL container status documents the value "Not applied" (12.0 256753). Anything else counts as managed.
+POLICY_NOT_APPLIED = "not applied"
 
 DEFAULT_EXCLUSION_TASKS = ("File_Threat_Protection", "Scan_My_Computer", "Critical_Areas_Scan",
                            "System_Integrity_Monitoring", "Anti_Cryptor")
 DEFAULT_MASKS = ("*",)
 NODE_ROLES = ("any", "master", "worker")
+SCAN_FILE = "scan_file"
+USER_TASK_MIN_ID = 100
 
 _ITEM = re.compile(r"^(.*)\.item_([0-9]+)$")
 _EXCLUSION_SECTION = re.compile(r"^ExcludedFromScanScope\.item_[0-9]+$")
 _MASK_KEY = re.compile(r"^AreaMask\.item_[0-9]+$")
+
+
+def node_name():
+    """The node's host name, for messages that must say where a write did not take."""
+    return platform.node() or "this node"
 
 
 class KeslError(Exception):
@@ -128,21 +157,42 @@ class KeslInputError(ValueError):
     """Bad module input; the message names the field (``exclusions[2].path: ...``)."""
 
 
-def describe_exit(rc):
-    """Message for an exit code of ``kesl-control``."""
-    if rc in EXIT_CODES:
-        return EXIT_CODES[rc]
+def describe_exit(rc, version=None):
+    """Message for an exit code of ``kesl-control`` on KESL ``version`` ((major, minor) or None)."""
     if rc is not None and rc < 0:
         return "killed by signal %d" % -rc
-    return "undocumented exit code %s" % rc
+    if rc not in EXIT_CODES:
+        return "undocumented exit code %s" % rc
+    since, meaning = EXIT_CODES[rc]
+    if version is not None and tuple(version) < since:
+        return ("exit code %s, which Kaspersky documents only from KESL %d.%d on (this node runs %d.%d): %s"
+                % (rc, since[0], since[1], version[0], version[1], meaning))
+    return meaning
 
 
-def subprocess_runner(argv, env_update):
-    """Default runner: (rc, stdout, stderr) of ``argv`` with ``env_update`` applied to this environment."""
+def documented_for(rc, version):
+    """Whether exit code ``rc`` is documented for KESL ``version`` (a (major, minor) tuple)."""
+    return rc in EXIT_CODES and (version is None or tuple(version) >= EXIT_CODES[rc][0])
+
+
+class KeslTimeout(Exception):
+    """A kesl-control call that did not end within the timeout."""
+
+
+def subprocess_runner(argv, env_update, timeout=None):
+    """Default runner: (rc, stdout, stderr) of ``argv`` with ``env_update`` applied, killed after ``timeout`` s."""
     env = dict(os.environ)
     env.update(env_update)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = proc.communicate()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        raise KeslTimeout()
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
@@ -154,9 +204,17 @@ def parse_version(text):
     return int(match.group(1)), int(match.group(2))
 
 
-def json_supported(version):
-    """12.x documents --json for task lists, task states and settings; 11.x only for --app-info."""
-    return parse_version(version)[0] >= 12
+def version_row(version):
+    """The ``VERSIONS`` row of a version string, or None for a version no row documents."""
+    return VERSIONS.get(parse_version(version))
+
+
+def policy_managed(app_info):
+    """True / False from the ``Policy`` line of ``--app-info``; None when the line is absent."""
+    value = app_info.get("Policy")
+    if value is None:
+        return None
+    return value.strip().lower() != POLICY_NOT_APPLIED
 
 
 # --- text output --------------------------------------------------------------------------------------------
@@ -191,13 +249,14 @@ def _task(record, what, text):
     except (KeyError, TypeError, ValueError):
         raise _not_english(what, text)
     if task["state"] not in STATES:
-        raise KeslError("unknown task state %r for task %s in kesl-control %s (is the output localized?)"
-                        % (task["state"], task["id"], what), stdout=text)
+        raise KeslError("task %s (%s) is in state %r, which is not one of the documented states %s, in the output "
+                        "of kesl-control %s" % (task["id"], task["name"], task["state"], ", ".join(STATES), what),
+                        stdout=text)
     return task
 
 
 def parse_task_list_text(text, what="--get-task-list"):
-    """Blocks of ``Name:``/``ID:``/``Type:``/``State:`` lines, one per task."""
+    """Blocks of ``Name:``/``ID:``/``Type:``/``State:`` lines, one per task; ``Type`` may be missing."""
     tasks, record = [], None
     for key, value in _key_values(text):
         if key == "Name":
@@ -213,16 +272,16 @@ def parse_task_list_text(text, what="--get-task-list"):
     return tasks
 
 
-def parse_task_list_json(text, what="--get-task-list --json"):
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise KeslError("kesl-control %s did not print JSON" % what, stdout=text)
-    if isinstance(data, dict):
-        data = data.get("Tasks", [data])
-    if not isinstance(data, list):
-        raise KeslError("kesl-control %s printed JSON that is not a task list" % what, stdout=text)
-    return [_task(item if isinstance(item, dict) else {}, what, text) for item in data]
+def task_kind(task, version):
+    """The documented kind of a task on ``version`` (see ``VERSIONS``); user tasks by their type; else None."""
+    row = version_row(version) if version else None
+    if row is not None:
+        entry = row["tasks"].get(task["name"].lower())
+        if entry is not None:
+            return entry[1]
+    if task["id"] >= USER_TASK_MIN_ID and task.get("type") in ("ODS", "ODFIM"):
+        return "exclusions"
+    return None
 
 
 # --- INI settings -------------------------------------------------------------------------------------------
@@ -361,71 +420,31 @@ def ini_with_exclusions(doc, exclusions):
     return IniDoc(new)
 
 
-# --- JSON settings (12.x) -----------------------------------------------------------------------------------
-
-def exclusions_from_json(data):
-    """``ExcludedFromScanScope`` of a ``--get-settings --json`` object (a list of scope objects)."""
-    scopes = data.get("ExcludedFromScanScope") or []
-    if isinstance(scopes, dict):
-        scopes = [scopes]
-    found = []
-    for scope in scopes:
-        if not isinstance(scope, dict):
-            raise KeslError("ExcludedFromScanScope entries must be objects in the JSON settings")
-        masks = scope.get("AreaMask", [])
-        if not isinstance(masks, list):
-            masks = [masks]
-        found.append({"path": str(scope.get("Path", "")), "enabled": _yes(scope.get("UseScanArea", True)),
-                      "masks": [str(m) for m in masks], "description": str(scope.get("AreaDesc") or ""),
-                      "_raw": scope})
-    return found
-
-
-def json_with_exclusions(data, exclusions):
-    new = dict(data)
-    scopes = []
-    for entry in exclusions:
-        scope = dict(entry.get("_raw") or {"AreaDesc": entry.get("description", ""), "Path": entry["path"]})
-        old = scope.get("UseScanArea", True)
-        scope["UseScanArea"] = entry["enabled"] if isinstance(old, bool) else ("Yes" if entry["enabled"] else "No")
-        scope["AreaMask"] = list(entry["masks"])
-        scopes.append(scope)
-    new["ExcludedFromScanScope"] = scopes
-    return new
-
+# --- task settings ------------------------------------------------------------------------------------------
 
 class TaskSettings(object):
-    """Settings of one task as read (INI text or a JSON object), able to render a changed copy."""
+    """Settings of one task as ``--get-settings <id> --file`` writes them (INI), able to render a changed copy.
 
-    def __init__(self, fmt, data):
-        self.fmt = fmt
+    JSON is not used: Kaspersky's help documents the ``--json`` switch but shows no layout of task settings
+    in JSON, while the INI layout of ``[ExcludedFromScanScope.item_N]`` is documented for every version.
+    """
+
+    fmt = "ini"
+
+    def __init__(self, data):
         self.data = data
 
     @classmethod
-    def parse(cls, fmt, text):
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise KeslError("kesl-control --get-settings --json did not print JSON", stdout=text)
-            if not isinstance(data, dict):
-                raise KeslError("kesl-control --get-settings --json printed JSON that is not an object", stdout=text)
-            return cls("json", data)
-        return cls("ini", IniDoc.parse(text))
+    def parse(cls, text):
+        return cls(IniDoc.parse(text))
 
     def exclusions(self):
-        if self.fmt == "json":
-            return exclusions_from_json(self.data)
         return exclusions_from_ini(self.data)
 
     def with_exclusions(self, exclusions):
-        if self.fmt == "json":
-            return TaskSettings("json", json_with_exclusions(self.data, exclusions))
-        return TaskSettings("ini", ini_with_exclusions(self.data, exclusions))
+        return TaskSettings(ini_with_exclusions(self.data, exclusions))
 
     def render(self):
-        if self.fmt == "json":
-            return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
         return self.data.render()
 
 
@@ -467,6 +486,13 @@ def normalize_exclusions(raw, node_role=None, field="exclusions"):
         _check_text(path, where + ".path")
         if not path.startswith("/"):
             raise KeslInputError("%s.path: must be an absolute path, got %r" % (where, path))
+        segments = [part for part in path.split("/") if part]
+        if any(part in (".", "..") for part in segments):
+            raise KeslInputError("%s.path: %r has a '.' or '..' component; write the directory itself (an exclusion "
+                                 "that climbs out of its directory can exclude the whole disk)" % (where, path))
+        if not segments or all(set(part) <= set("*?") for part in segments):
+            raise KeslInputError("%s.path: %r would exclude the whole file system from scanning; name a directory"
+                                 % (where, path))
         masks = item.get("masks")
         if masks is None:
             masks = list(DEFAULT_MASKS)
@@ -474,6 +500,9 @@ def normalize_exclusions(raw, node_role=None, field="exclusions"):
             raise KeslInputError("%s.masks: must be a non-empty list of masks such as '*'" % where)
         for mask_index, mask in enumerate(masks):
             _check_text(mask, "%s.masks[%d]" % (where, mask_index))
+            if "/" in mask:
+                raise KeslInputError("%s.masks[%d]: %r contains '/'; AreaMask is a file-name mask (such as '*.log') "
+                                     "applied inside path, put directories into path" % (where, mask_index, mask))
         description = item.get("description")
         if description is None:
             description = ""
@@ -547,26 +576,70 @@ def find_task(tasks, ref):
     return next((t for t in tasks if t["name"].lower() == ref.lower()), None)
 
 
-def _version_note(version):
-    return " (KESL %s)" % version if version else ""
+# On-demand scan tasks (ODS): KESL refuses to change their settings while they run (exit 70, 12.2 264016).
+ON_DEMAND_NAMES = frozenset(("scan_my_computer", "scan_file", "critical_areas_scan", "boot_scan", "memory_scan"))
+
+
+def is_on_demand(task):
+    return task["name"].lower() in ON_DEMAND_NAMES or task["id"] >= USER_TASK_MIN_ID
+
+
+def _documented(version, ref):
+    """(ID, kind) of task name ``ref`` in the version's row; None when the row does not list it."""
+    row = version_row(version) if version else None
+    if row is None or str(ref).strip().isdigit():
+        return None
+    return row["tasks"].get(str(ref).strip().lower())
+
+
+def _lookup(tasks, ref, version, where):
+    """The node's task for ``ref``; checks a documented name has its documented ID. None when absent."""
+    task = find_task(tasks, ref)
+    documented = _documented(version, ref)
+    if task is not None and documented is not None and task["id"] != documented[0]:
+        raise KeslInputError("%s: task %s has ID %d on %s, but the KESL %s help gives it ID %d (%s); refusing to "
+                             "guess which task is meant" % (where, task["name"], task["id"], node_name(), version,
+                                                             documented[0], version_row(version)["page"]))
+    if task is None and documented is not None:
+        raise KeslInputError("%s: KESL %s documents task %s (ID %d) but kesl-control --get-task-list on %s does not "
+                             "list it" % (where, version, ref, documented[0], node_name()))
+    return task
+
+
+def _absent_note(version, ref):
+    row = version_row(version) if version else None
+    if row is None:
+        return "no task %r in kesl-control --get-task-list (KESL %s, a version no row of the task table covers)" % (
+            ref, version)
+    return "task %r does not exist in KESL %s (not in its help: %s)" % (ref, version, row["page"])
 
 
 def select_exclusion_tasks(tasks, refs, user_ods_tasks=True, version=None, field="tasks"):
-    """The tasks whose exclusions to manage: ``refs`` (IDs or names) plus user ODS tasks."""
+    """The tasks whose exclusions to manage: ``refs`` (IDs or names) plus user ODS tasks.
+
+    Returns (tasks, skipped): a name this version does not have is skipped (reported), not an error.
+    """
     if not isinstance(refs, list):
         raise KeslInputError("%s: must be a list of task names or IDs" % field)
-    selected, errors = [], []
+    selected, skipped, errors = [], [], []
     for index, ref in enumerate(refs):
         where = "%s[%d]" % (field, index)
-        task = find_task(tasks, ref)
+        task = _lookup(tasks, ref, version, where)
         if task is None:
-            errors.append("%s: no task %r in kesl-control --get-task-list%s" % (where, ref, _version_note(version)))
-        elif task["name"].lower() == SCAN_FILE:
+            if str(ref).strip().isdigit():
+                errors.append("%s: no task %s in kesl-control --get-task-list%s" % (where, ref, _version_note(version)))
+            else:
+                skipped.append(str(ref))
+            continue
+        kind = task_kind(task, version)
+        if task["name"].lower() == SCAN_FILE:
             errors.append("%s: %s (%d) ignores scan exclusions (--scan-file runs do not read its scopes); remove it"
                           % (where, task["name"], task["id"]))
-        elif task["type"] not in EXCLUSION_TYPES:
-            errors.append("%s: %s (%d) is a %s task; only OAS, ODS, OAFIM, ODFIM and AntiCryptor tasks have scan "
-                          "exclusions" % (where, task["name"], task["id"], task["type"] or "typeless"))
+        elif kind != "exclusions":
+            errors.append("%s: %s (%d) is not a task with scan exclusions in the KESL %s help (tasks with "
+                          "exclusions there: %s)" % (where, task["name"], task["id"], version, ", ".join(
+                              sorted(n for n, (_i, k) in (version_row(version) or {"tasks": {}})["tasks"].items()
+                                     if k == "exclusions")) or "none known"))
         elif task not in selected:
             selected.append(task)
     if errors:
@@ -575,7 +648,11 @@ def select_exclusion_tasks(tasks, refs, user_ods_tasks=True, version=None, field
         for task in tasks:
             if task["id"] >= USER_TASK_MIN_ID and task["type"] in ("ODS", "ODFIM") and task not in selected:
                 selected.append(task)
-    return selected
+    return selected, skipped
+
+
+def _version_note(version):
+    return " (KESL %s)" % version if version else ""
 
 
 def resolve_tasks(tasks, refs, version=None, ignore_missing=False, field="tasks"):
@@ -585,15 +662,15 @@ def resolve_tasks(tasks, refs, version=None, ignore_missing=False, field="tasks"
     selected, missing, errors = [], [], []
     for index, ref in enumerate(refs):
         where = "%s[%d]" % (field, index)
-        task = find_task(tasks, ref)
+        task = _lookup(tasks, ref, version, where)
         if task is None:
             if ignore_missing:
                 missing.append(str(ref))
             else:
-                errors.append("%s: no task %r in kesl-control --get-task-list%s" % (where, ref, _version_note(version)))
-        elif task["type"] in SERVICE_TYPES:
-            errors.append("%s: %s (%d) is a %s task, which KESL keeps running; it cannot be started or stopped"
-                          % (where, task["name"], task["id"], task["type"]))
+                errors.append("%s: %s" % (where, _absent_note(version, ref)))
+        elif task_kind(task, version) == "service":
+            errors.append("%s: %s (%d) is a task KESL keeps running; it cannot be started or stopped"
+                          % (where, task["name"], task["id"]))
         elif task not in selected:
             selected.append(task)
     if errors:
@@ -618,6 +695,23 @@ def autostart_from_export(doc):
     return active, rules
 
 
+def autostart_of(task, active, rules):
+    """(kind, autostart) of a task in an export: ("monitoring", Active), ("scheduled", RuleType != Manual).
+
+    A task that is in neither part of the export raises: its autostart cannot be checked, and a task that
+    is not checked can come back after a restart while the module says ok.
+    """
+    name = task["name"].lower()
+    if name in active:
+        return "monitoring", active[name]
+    if task["id"] in rules:
+        rule = rules[task["id"]]
+        return "scheduled", (rule is not None and rule != "Manual")
+    raise KeslError("task %s (%d) is in neither [MonitoringTask.item_N] nor [OnDemandTask.item_N] of "
+                    "kesl-control --export-settings on %s, so whether it starts again after a restart cannot be "
+                    "checked" % (task["name"], task["id"], node_name()))
+
+
 def export_with_active(doc, changes):
     """A copy of an export with ``Active`` set per task name (lower case) in ``changes``."""
     new = IniDoc([[name, list(items)] for name, items in doc.sections])
@@ -633,18 +727,24 @@ def export_with_active(doc, changes):
 # --- the CLI ------------------------------------------------------------------------------------------------
 
 class KeslControl(object):
-    """One ``kesl-control`` binary: runs it with the C locale, parses, records every call."""
+    """One ``kesl-control`` binary: runs it with the C locale and a timeout, parses, records every call."""
 
-    def __init__(self, executable=DEFAULT_EXECUTABLE, runner=None, output_format="auto", tmpdir=None):
+    def __init__(self, executable=DEFAULT_EXECUTABLE, runner=None, output_format="auto", tmpdir=None,
+                 timeout=DEFAULT_TIMEOUT):
         if output_format not in OUTPUT_FORMATS:
-            raise KeslInputError("output_format: must be auto, json or text")
+            raise KeslInputError("output_format: must be auto or text (no Kaspersky page documents the layout of "
+                                 "the --json output, so it is not used)")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1 or timeout > 3600:
+            raise KeslInputError("timeout: must be a whole number of seconds from 1 to 3600, got %r" % (timeout,))
         self.executable = executable
         self.runner = runner or subprocess_runner
         self.output_format = output_format
         self.tmpdir = tmpdir
+        self.timeout = timeout
         self.version = None
+        self.version_tuple = None
         self.app_info = None
-        self.use_json = output_format == "json"
+        self.policy_managed = None
         self.calls = []
 
     # plumbing
@@ -667,19 +767,29 @@ class KeslControl(object):
         argv = [self.executable] + list(args)
         kind = "read" if args and args[0] in READ_VERBS else "write"
         try:
-            rc, out, err = self.runner(argv, dict(FORCED_LOCALE))
+            rc, out, err = self.runner(argv, dict(FORCED_LOCALE), self.timeout)
+        except KeslTimeout:
+            self.calls.append({"cmd": argv, "kind": kind, "rc": None})
+            raise KeslError("kesl-control %s did not finish within %d s on %s and was killed (timeout)%s"
+                            % (" ".join(args), self.timeout, node_name(),
+                               "; whether this write took effect is unknown, run again to re-read the node"
+                               if kind == "write" else ""), cmd=argv)
         except OSError as exc:
             raise KeslError("cannot run %s: %s" % (self.executable, exc), cmd=argv)
         self.calls.append({"cmd": argv, "kind": kind, "rc": rc})
         if rc not in ok:
             detail = (err or out or "").strip().splitlines()
-            raise KeslError("kesl-control %s failed with exit code %s: %s%s"
-                            % (" ".join(args), rc, describe_exit(rc), (" (%s)" % detail[-1]) if detail else ""),
+            raise KeslError("kesl-control %s failed with exit code %s on %s: %s%s"
+                            % (" ".join(args), rc, node_name(), describe_exit(rc, self.version_tuple),
+                               (" (%s)" % detail[-1]) if detail else ""),
                             rc=rc, cmd=argv, stdout=out, stderr=err)
         return rc, out, err
 
+    def _temp_dir(self):
+        return tempfile.mkdtemp(prefix="kesl-", dir=self.tmpdir)
+
     def _temp_file(self, text, suffix):
-        directory = tempfile.mkdtemp(prefix="kesl-", dir=self.tmpdir)
+        directory = self._temp_dir()
         path = os.path.join(directory, "settings" + suffix)
         with open(path, "w") as handle:
             handle.write(text)
@@ -688,36 +798,44 @@ class KeslControl(object):
 
     # reads
     def detect_version(self):
-        """``--app-info`` (text: its JSON keys were localized on 11.3) -> version; decides on --json.
+        """``--app-info`` -> version, and whether a KSC policy manages the node (its ``Policy`` line).
 
         Exit 66 (databases not loaded) is documented for --app-info only; the version is still printed.
         """
         _rc, out, _err = self.run(["--app-info"], ok=(0, DATABASES_NOT_LOADED))
         self.app_info = parse_app_info(out)
         self.version = self.app_info["Version"]
-        if self.output_format == "auto":
-            self.use_json = json_supported(self.version)
+        self.version_tuple = parse_version(self.version)
+        self.policy_managed = policy_managed(self.app_info)
         return self.version
 
     def task_list(self):
-        if self.use_json:
-            return parse_task_list_json(self.run(["--get-task-list", "--json"])[1])
         return parse_task_list_text(self.run(["--get-task-list"])[1])
 
     def get_settings(self, task_id):
-        if self.use_json:
-            return TaskSettings.parse("json", self.run(["--get-settings", str(task_id), "--json"])[1])
-        return TaskSettings.parse("ini", self.run(["--get-settings", str(task_id)])[1])
+        """``--get-settings <id> --file <path>``: the documented INI export of a task's settings."""
+        directory = self._temp_dir()
+        path = os.path.join(directory, "task-%s.ini" % task_id)
+        try:
+            self.run(["--get-settings", str(task_id), "--file", path])
+            try:
+                with open(path) as handle:
+                    text = handle.read()
+            except (IOError, OSError):
+                raise KeslError("kesl-control --get-settings %s --file %s exited 0 on %s but wrote no file"
+                                % (task_id, path, node_name()))
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return TaskSettings.parse(text)
 
     def export_settings(self):
         return IniDoc.parse(self.run(["--export-settings"])[1])
 
     # writes
     def set_settings(self, task_id, settings):
-        directory, path = self._temp_file(settings.render(), ".json" if settings.fmt == "json" else ".ini")
+        directory, path = self._temp_file(settings.render(), ".ini")
         try:
-            args = ["--set-settings", str(task_id), "--file", path] + (["--json"] if settings.fmt == "json" else [])
-            self.run(args)
+            self.run(["--set-settings", str(task_id), "--file", path])
         finally:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -729,8 +847,9 @@ class KeslControl(object):
             shutil.rmtree(directory, ignore_errors=True)
 
     def set_task_state(self, task_id, started):
-        """--start-task / --stop-task; False when KESL says it already was (exit 70)."""
-        rc = self.run(["--start-task" if started else "--stop-task", str(task_id)], ok=(0, ALREADY))[0]
+        """--start-task / --stop-task; False when KESL says it already was (exit 70, from 11.2 on)."""
+        ok = (0, ALREADY) if documented_for(ALREADY, self.version_tuple) else (0,)
+        rc = self.run(["--start-task" if started else "--stop-task", str(task_id)], ok=ok)[0]
         return rc == 0
 
     def set_manual_schedule(self, task_id):

@@ -222,9 +222,37 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, ON_DEMAND_SCAN_TYPES, STOPPED_STATES, KeslControl, KeslError,
-    KeslInputError, describe_exclusions, normalize_exclusions, plan_exclusions, public_exclusion,
-    select_exclusion_tasks)
+    COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, KeslControl, KeslError, KeslInputError, describe_exclusions,
+    is_on_demand, node_name, normalize_exclusions, path_key, plan_exclusions, public_exclusion, select_exclusion_tasks)
+
+
+def _ksc_change(plan):
+    parts = []
+    if plan["added"] or plan["updated"]:
+        parts.append("exclude %s" % ", ".join(plan["added"] + plan["updated"]))
+    if plan["removed"]:
+        parts.append("stop excluding %s" % ", ".join(plan["removed"]))
+    return "%s (%d): %s" % (plan["task"]["name"], plan["task"]["id"], "; ".join(parts))
+
+
+def _read_back(ctl, plan, wanted, state):
+    """Re-read a task's settings after the write; raise naming node, task and path when a change is missing."""
+    after = dict((path_key(e["path"]), e) for e in ctl.get_settings(plan["task"]["id"]).exclusions())
+    task = plan["task"]
+    for want in wanted:
+        key = path_key(want["path"])
+        entry = after.get(key)
+        if state == "absent" and entry is not None:
+            problem = "is still there"
+        elif state == "present" and entry is None:
+            problem = "is not there"
+        elif state == "present" and (not entry["enabled"] or sorted(set(entry["masks"])) != sorted(set(want["masks"]))):
+            problem = "is there but %s" % ("disabled" if not entry["enabled"] else "with masks %s" % entry["masks"])
+        else:
+            continue
+        raise KeslError("node %s, task %s (%d): after kesl-control --set-settings %d --file, the exclusion of %s %s "
+                        "(read back with --get-settings %d --file); the node is not in the state asked"
+                        % (node_name(), task["name"], task["id"], task["id"], want["path"], problem, task["id"]))
 
 
 def run_module(module, ctl):
@@ -232,8 +260,7 @@ def run_module(module, ctl):
     wanted = normalize_exclusions(params["exclusions"], params["node_role"])
     ctl.check_executable()
     version = ctl.detect_version()
-    tasks = select_exclusion_tasks(ctl.task_list(), params["tasks"], params["user_ods_tasks"], version)
-
+    tasks, skipped = select_exclusion_tasks(ctl.task_list(), params["tasks"], params["user_ods_tasks"], version)
     plans = []
     for task in tasks:
         settings = ctl.get_settings(task["id"])
@@ -242,30 +269,35 @@ def run_module(module, ctl):
         plans.append({"task": task, "settings": settings, "before": current, "after": new,
                       "added": added, "removed": removed, "updated": updated,
                       "changed": bool(added or removed or updated)})
-
-    busy = ["%s (%d)" % (p["task"]["name"], p["task"]["id"]) for p in plans
-            if p["changed"] and p["task"]["type"] in ON_DEMAND_SCAN_TYPES and p["task"]["state"] not in STOPPED_STATES]
-    if busy:
+    pending = [p for p in plans if p["changed"]]
+    ksc_changes = [_ksc_change(p) for p in pending] if ctl.policy_managed else []
+    busy = ["%s (%d, %s)" % (p["task"]["name"], p["task"]["id"], p["task"]["state"]) for p in pending
+            if is_on_demand(p["task"]) and p["task"]["state"] != "Stopped"]
+    if busy and not ctl.policy_managed:
         raise KeslInputError(
-            "tasks: %s %s running, and KESL refuses to change the settings of a running scan task (exit 70); "
+            "tasks: %s %s not stopped, and KESL refuses to change the settings of a running scan task (exit 70); "
             "run again when the scan has finished. Nothing was changed." % (", ".join(busy), "is" if len(busy) == 1 else "are"))
-
-    if not module.check_mode:
-        for plan in plans:
-            if plan["changed"]:
-                ctl.set_settings(plan["task"]["id"], plan["settings"].with_exclusions(plan["after"]))
-
+    if not module.check_mode and not ctl.policy_managed:
+        for plan in pending:
+            ctl.set_settings(plan["task"]["id"], plan["settings"].with_exclusions(plan["after"]))
+            _read_back(ctl, plan, wanted, params["state"])
     result = {
-        "changed": any(p["changed"] for p in plans),
+        "changed": bool(pending) and not ctl.policy_managed,
         "version": version,
-        "output_format": "json" if ctl.use_json else "text",
+        "output_format": "text",
+        "policy_managed": ctl.policy_managed,
+        "ksc_changes": ksc_changes,
+        "skipped_tasks": skipped,
         "tasks": [{"id": p["task"]["id"], "name": p["task"]["name"], "type": p["task"]["type"],
-                   "changed": p["changed"], "added": p["added"], "removed": p["removed"], "updated": p["updated"],
-                   "exclusions": [public_exclusion(e) for e in p["after"]]} for p in plans],
+                   "changed": p["changed"] and not ctl.policy_managed, "added": p["added"], "removed": p["removed"],
+                   "updated": p["updated"],
+                   "exclusions": [public_exclusion(e) for e in (p["before"] if ctl.policy_managed else p["after"])]}
+                  for p in plans],
     }
     if module._diff:
         result["diff"] = {"before": "".join(describe_exclusions(p["task"], p["before"]) for p in plans),
-                          "after": "".join(describe_exclusions(p["task"], p["after"]) for p in plans)}
+                          "after": "".join(describe_exclusions(p["task"], p["before"] if ctl.policy_managed else p["after"])
+                                           for p in plans)}
     return result
 
 
@@ -281,13 +313,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                      runner=lambda argv, env: module.run_command(argv, environ_update=env),
-                      tmpdir=module.tmpdir)
+    ctl = None
     try:
+        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
         result = run_module(module, ctl)
     except KeslInputError as err:
-        module.fail_json(msg=str(err), version=ctl.version, kesl_calls=ctl.counts())
+        module.fail_json(msg=str(err), changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
+                         kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
     except KeslError as err:
         details = err.as_dict()
         if ctl.wrote():

@@ -139,8 +139,8 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, EXCLUSION_TYPES, MONITORING_TYPES, SCAN_FILE, KeslControl, KeslError, KeslInputError,
-    autostart_from_export, json_supported, public_exclusion, select_exclusion_tasks)
+    COMMON_ARGUMENT_SPEC, SCAN_FILE, KeslControl, KeslError, KeslInputError, autostart_from_export, task_kind,
+    public_exclusion, select_exclusion_tasks)
 
 
 def run_module(module, ctl):
@@ -149,23 +149,22 @@ def run_module(module, ctl):
     ctl.detect_version()
     tasks = ctl.task_list()
     result = {"changed": False, "version": ctl.version, "app_info": ctl.app_info,
-              "json_supported": json_supported(ctl.version),
+              "policy_managed": ctl.policy_managed, "json_supported": False,
               "tasks": [dict(task) for task in tasks]}
-
     if params["autostart"]:
         active, rules = autostart_from_export(ctl.export_settings())
         for task in result["tasks"]:
-            if task["type"] in MONITORING_TYPES:
-                task["autostart"] = active.get(task["name"].lower())
+            if task["name"].lower() in active:
+                task["autostart"] = active[task["name"].lower()]
             else:
                 rule = rules.get(task["id"])
                 task["autostart"] = None if rule is None else rule != "Manual"
-
     if params["exclusions"]:
         if params["exclusion_tasks"] is None:
-            scan = [t for t in tasks if t["type"] in EXCLUSION_TYPES and t["name"].lower() != SCAN_FILE]
+            scan = [t for t in tasks if task_kind(t, ctl.version) == "exclusions" and t["name"].lower() != SCAN_FILE]
         else:
-            scan = select_exclusion_tasks(tasks, params["exclusion_tasks"], False, ctl.version, field="exclusion_tasks")
+            scan = select_exclusion_tasks(tasks, params["exclusion_tasks"], False, ctl.version,
+                                          field="exclusion_tasks")[0]
         result["exclusions"], result["exclusion_details"] = {}, {}
         for task in scan:
             entries = ctl.get_settings(task["id"]).exclusions()
@@ -184,12 +183,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                      runner=lambda argv, env: module.run_command(argv, environ_update=env))
+    ctl = None
     try:
+        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
         result = run_module(module, ctl)
     except KeslInputError as err:
-        module.fail_json(msg=str(err), version=ctl.version, kesl_calls=ctl.counts())
+        module.fail_json(msg=str(err), version=ctl and ctl.version,
+                         kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
     except KeslError as err:
         module.fail_json(version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
     module.exit_json(kesl_calls=ctl.counts(), **result)

@@ -169,15 +169,8 @@ kesl_not_running:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, MONITORING_TYPES, STARTED_STATES, STOPPED_STATES, KeslControl, KeslError, KeslInputError,
-    autostart_from_export, export_with_active, resolve_tasks)
-
-
-def _autostart(task, active, rules):
-    if task["type"] in MONITORING_TYPES:
-        return active.get(task["name"].lower())
-    rule = rules.get(task["id"])
-    return None if rule is None else rule != "Manual"
+    COMMON_ARGUMENT_SPEC, SETTLED_STATES, KeslControl, KeslError, KeslInputError, autostart_from_export, autostart_of,
+    export_with_active, find_task, node_name, resolve_tasks)
 
 
 def _describe(rows, which):
@@ -188,6 +181,38 @@ def _describe(rows, which):
             row["id"], row["name"], row["state" if which == "after" else "state_before"],
             "unknown" if auto is None else ("on" if auto else "off")))
     return "".join(lines)
+
+
+def _verify_states(ctl, rows, start):
+    """Re-read the task list after --start/--stop-task: each task must be in the state asked (or on its way)."""
+    tasks = ctl.task_list()
+    wanted, on_way = ("Started", "Starting") if start else ("Stopped", "Stopping")
+    for row in rows:
+        if not row["_run"]:
+            continue
+        task = find_task(tasks, row["id"])
+        state = task["state"] if task else "absent"
+        if state == on_way:
+            row["state"] = state
+            row["transient"] = True
+        elif state != wanted:
+            raise KeslError("node %s, task %s (%d): after kesl-control %s %d the task is %s, not %s (read back with "
+                            "--get-task-list); the node is not in the state asked"
+                            % (node_name(), row["name"], row["id"], "--start-task" if start else "--stop-task",
+                               row["id"], state, wanted))
+
+
+def _verify_autostart(ctl, rows, start):
+    active, rules = autostart_from_export(ctl.export_settings())
+    for row in rows:
+        if not (row["_flag"] or row["_schedule"]):
+            continue
+        _kind, now = autostart_of({"id": row["id"], "name": row["name"]}, active, rules)
+        if now != start:
+            raise KeslError("node %s, task %s (%d): after the %s write its autostart is still %s (read back with "
+                            "kesl-control --export-settings); the node is not in the state asked"
+                            % (node_name(), row["name"], row["id"], "schedule" if row["_schedule"] else "Active flag",
+                               "on" if now else "off"))
 
 
 def run_module(module, ctl):
@@ -204,17 +229,22 @@ def run_module(module, ctl):
     if params["persistent"]:
         export = ctl.export_settings()
         active, rules = autostart_from_export(export)
-
-    rows = []
+    rows, transient = [], []
     for task in tasks:
-        in_place = task["state"] in (STARTED_STATES if start else STOPPED_STATES)
-        before = _autostart(task, active, rules)
+        target = "Started" if start else "Stopped"
+        settled = task["state"] in SETTLED_STATES
+        if not settled:
+            transient.append({"id": task["id"], "name": task["name"], "state": task["state"]})
+        in_place = task["state"] == target or not settled
+        kind, before = (None, None)
+        if params["persistent"]:
+            kind, before = autostart_of(task, active, rules)
         row = {"id": task["id"], "name": task["name"], "type": task["type"], "state_before": task["state"],
-               "state": task["state"] if in_place else ("Started" if start else "Stopped"),
+               "state": task["state"] if in_place else target, "transient": not settled,
                "autostart_before": before, "autostart": before, "changed": not in_place,
                "_run": not in_place, "_flag": False, "_schedule": False}
-        if params["persistent"] and before is not None and before != start:
-            if task["type"] in MONITORING_TYPES:
+        if params["persistent"] and settled and before != start:
+            if kind == "monitoring":
                 row["_flag"] = True
             elif not start:
                 row["_schedule"] = True  # a started on-demand task keeps its schedule
@@ -222,9 +252,16 @@ def run_module(module, ctl):
                 row["autostart"] = start
                 row["changed"] = True
         rows.append(row)
-
+    ksc_changes = []
+    if ctl.policy_managed:
+        ksc_changes = ["%s (%d): %s%s" % (r["name"], r["id"], "start" if start else "stop",
+                                          " and keep it from starting after a restart" if (r["_flag"] or r["_schedule"])
+                                          and not start else "") for r in rows if r["changed"]]
+        for row in rows:
+            row.update(state=row["state_before"], autostart=row["autostart_before"], changed=False, _run=False,
+                       _flag=False, _schedule=False)
     imported = False
-    if not module.check_mode:
+    if not module.check_mode and not ctl.policy_managed:
         touched = False
         for row in rows:
             if row["_run"]:
@@ -232,10 +269,12 @@ def run_module(module, ctl):
                     # Exit 70: KESL says it already was; the list was a moment old.
                     row["changed"] = row["_flag"] or row["_schedule"]
                 touched = True
+        if touched:
+            _verify_states(ctl, rows, start)
         flags = [row for row in rows if row["_flag"]]
         if flags:
             if touched:
-                # --start/--stop-task normally set Active themselves; read again instead of assuming it.
+                # --start/--stop-task may set Active themselves; read again instead of assuming it.
                 export = ctl.export_settings()
                 active, rules = autostart_from_export(export)
             still = dict((row["name"].lower(), start) for row in flags if active.get(row["name"].lower()) != start)
@@ -245,14 +284,21 @@ def run_module(module, ctl):
         for row in rows:
             if row["_schedule"]:
                 ctl.set_manual_schedule(row["id"])
-
+        if imported or any(row["_schedule"] for row in rows):
+            _verify_autostart(ctl, rows, start)
     result = {
         "changed": any(row["changed"] for row in rows),
         "version": version,
         "missing": missing,
         "imported": imported,
+        "transient": transient,
+        "policy_managed": ctl.policy_managed,
+        "ksc_changes": ksc_changes,
         "tasks": [dict((k, v) for k, v in row.items() if not k.startswith("_")) for row in rows],
     }
+    if transient:
+        module.warn("left alone on %s, run again when they settle: %s" % (node_name(), ", ".join(
+            "%s (%d) is %s" % (t["name"], t["id"], t["state"]) for t in transient)))
     if module._diff:
         result["diff"] = {"before": _describe(rows, "before"), "after": _describe(rows, "after")}
     return result
@@ -269,13 +315,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                      runner=lambda argv, env: module.run_command(argv, environ_update=env),
-                      tmpdir=module.tmpdir)
+    ctl = None
     try:
+        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
         result = run_module(module, ctl)
     except KeslInputError as err:
-        module.fail_json(msg=str(err), version=ctl.version, kesl_calls=ctl.counts())
+        module.fail_json(msg=str(err), changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
+                         kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
     except KeslError as err:
         module.fail_json(changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
     module.exit_json(kesl_calls=ctl.counts(), **result)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(ROOT, "tests", "integration", "inventory")
-KESL_DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+KESL_DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 MANIFEST = os.path.join(ROOT, "tests", "fixtures", "manifests", "deckhouse-file.yaml")
 MC_PATH = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
 SECRET_PATH = "/api/v1/namespaces/kube-system/secrets/audit-policy"

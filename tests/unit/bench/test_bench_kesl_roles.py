@@ -14,7 +14,7 @@ import yaml
 from ansible_collections.auditops.deckhouse.tests.unit.bench import _bench_loader
 
 bench = _bench_loader.load("bench_kesl_roles")
-DOUBLE = os.path.join(_bench_loader.ROOT, "tests", "fixtures", "kesl-control")
+DOUBLE = os.path.join(_bench_loader.ROOT, "tests", "doubles", "kesl-control")
 NAIVE = os.path.join(_bench_loader.ROOT, "bench", "playbooks", "kesl_naive.yml")
 ROLE_DEFAULTS = os.path.join(_bench_loader.ROOT, "roles", "kesl", "defaults", "main.yml")
 

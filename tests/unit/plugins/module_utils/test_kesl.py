@@ -2,10 +2,9 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The KESL engine: parsers, INI/JSON settings, exclusion planning, exit codes, and the CLI wrapper
+"""The KESL engine: parsers, INI settings, the per-version task table, exclusion planning, exit codes, and the CLI wrapper
 against the kesl-control test double (real subprocess calls)."""
 
-import json
 import os
 import re
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 NOTES = os.path.join(ROOT, "..", "shared", "reference", "kesl.md")
 
 APP_INFO = """Name:                                       Kaspersky Endpoint Security 10 SP1 for Linux
@@ -101,7 +100,9 @@ def test_app_info_and_version():
     info = kesl.parse_app_info(APP_INFO)
     assert info["Version"] == "10.1.0.5960" and info["Anti-virus databases loaded"] == "Yes"
     assert kesl.parse_version("12.2.0.2412") == (12, 2)
-    assert kesl.json_supported("12.0.0.1") and not kesl.json_supported("11.4.0.1096")
+    assert kesl.policy_managed(info) is None
+    assert kesl.policy_managed({"Policy": "Not applied"}) is False
+    assert kesl.policy_managed({"Policy": "Applied"}) is True
     with pytest.raises(kesl.KeslError, match="cannot read a KESL version"):
         kesl.parse_version("unknown")
 
@@ -121,7 +122,7 @@ def test_task_list_text():
 
 @pytest.mark.parametrize("text, message", [
     ("Имя:   File_Threat_Protection\nID:    1\nТип:   OAS\nСостояние: Запущена\n", "localized"),
-    ("Name:  File_Threat_Protection\nID:    1\nType:  OAS\nState: Запущена\n", "unknown task state"),
+    ("Name:  File_Threat_Protection\nID:    1\nType:  OAS\nState: Запущена\n", "not one of the documented states"),
     ("Name:  X\nID:    one\nState: Started\n", "cannot parse"),
 ])
 def test_task_list_text_refuses_what_it_cannot_read(text, message):
@@ -129,12 +130,28 @@ def test_task_list_text_refuses_what_it_cannot_read(text, message):
         kesl.parse_task_list_text(text)
 
 
-def test_task_list_json():
-    text = json.dumps([{"Name": "Firewall_Management", "ID": 12, "Type": "Firewall", "State": "Stopped"}])
-    assert kesl.parse_task_list_json(text) == [{"id": 12, "name": "Firewall_Management", "type": "Firewall",
-                                                "state": "Stopped"}]
-    with pytest.raises(kesl.KeslError, match="did not print JSON"):
-        kesl.parse_task_list_json("Name: x")
+def test_every_documented_state_is_read_and_type_may_be_missing():
+    text = "".join("Name:  T%d\nID:    %d\nState: %s\n\n" % (i, i, st) for i, st in enumerate(kesl.STATES, 1))
+    tasks = kesl.parse_task_list_text(text)
+    assert [t["state"] for t in tasks] == list(kesl.STATES) and all(t["type"] == "" for t in tasks)
+
+
+def test_exit_codes_are_mapped_per_version():
+    assert "only from KESL 11.2 on (this node runs 11.1)" in kesl.describe_exit(70, (11, 1))
+    assert kesl.describe_exit(70, (11, 2)).startswith("the task is already")
+    assert "only from KESL 12.3 on" in kesl.describe_exit(80, (12, 2))
+    assert "only from KESL 12.1 on" in kesl.describe_exit(78, (12, 0))
+    assert kesl.documented_for(68, (11, 0)) and not kesl.documented_for(70, (11, 1))
+
+
+def test_version_table_rows():
+    assert sorted(kesl.VERSIONS) == [(11, 0), (11, 1), (11, 2), (11, 3), (12, 0), (12, 1), (12, 2), (12, 3)]
+    for version, row in kesl.VERSIONS.items():
+        assert row["page"].startswith("https://support.kaspersky.")
+        has_web_control = "web_control" in row["tasks"]
+        assert has_web_control == (version >= (12, 1))
+        assert ("critical_areas_scan" in row["tasks"]) == (version >= (11, 2))
+        assert ("boot_scan" in row["tasks"]) == (version <= (11, 1))
 
 
 # --- INI settings -------------------------------------------------------------------------------------------
@@ -158,7 +175,7 @@ def test_exclusions_from_ini():
 def test_ini_with_exclusions_changes_only_the_exclusions():
     doc = kesl.IniDoc.parse(FTP_INI)
     current = kesl.exclusions_from_ini(doc)
-    wanted = kesl.normalize_exclusions(["/var/lib/kubelet", {"path": "/opt/a b", "masks": ["*", "**/*.so"],
+    wanted = kesl.normalize_exclusions(["/var/lib/kubelet", {"path": "/opt/a b", "masks": ["*", "*.so"],
                                                              "description": "two words"}])
     new, added, removed, updated = kesl.plan_exclusions(current, wanted, "present")
     assert (added, removed, updated) == (["/opt/a b"], [], ["/var/lib/kubelet/"])
@@ -166,7 +183,7 @@ def test_ini_with_exclusions_changes_only_the_exclusions():
     expected = FTP_INI.replace("UseScanArea=No", "UseScanArea=Yes").replace(
         "[Trailing]",
         '[ExcludedFromScanScope.item_0002]\nAreaDesc="two words"\nUseScanArea=Yes\nPath="/opt/a b"\n'
-        "AreaMask.item_0000=*\nAreaMask.item_0001=**/*.so\n\n[Trailing]")
+        "AreaMask.item_0000=*\nAreaMask.item_0001=*.so\n\n[Trailing]")
     # New sections go right after the existing exclusions; the others stay where they were.
     assert text.replace("\n\n[ExcludedFromScanScope.item_0002]", "\n[ExcludedFromScanScope.item_0002]") == \
         expected.replace("\n\n[ExcludedFromScanScope.item_0002]", "\n[ExcludedFromScanScope.item_0002]")
@@ -191,24 +208,6 @@ def test_first_exclusion_is_appended_at_the_end():
         "[ExcludedFromScanScope.item_0000]\nAreaDesc=\nUseScanArea=Yes\nPath=/x\nAreaMask.item_0000=*\n")
 
 
-def test_json_settings_round_trip():
-    data = {"ScanArchived": False, "ExcludedFromScanScope": [
-        {"AreaDesc": "", "UseScanArea": False, "Path": "/a", "AreaMask": ["*"], "Extra": 1}]}
-    settings = kesl.TaskSettings.parse("json", json.dumps(data))
-    current = settings.exclusions()
-    assert [kesl.public_exclusion(e) for e in current] == [{"path": "/a", "masks": ["*"], "enabled": False,
-                                                           "description": ""}]
-    new, _a, _r, updated = kesl.plan_exclusions(current, kesl.normalize_exclusions(["/a", "/b"]), "present")
-    assert updated == ["/a"]
-    out = json.loads(settings.with_exclusions(new).render())
-    assert out["ScanArchived"] is False
-    assert out["ExcludedFromScanScope"] == [
-        {"AreaDesc": "", "UseScanArea": True, "Path": "/a", "AreaMask": ["*"], "Extra": 1},
-        {"AreaDesc": "", "Path": "/b", "UseScanArea": True, "AreaMask": ["*"]}]
-    with pytest.raises(kesl.KeslError, match="not an object"):
-        kesl.TaskSettings.parse("json", "[]")
-
-
 # --- input and planning -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, message", [
@@ -222,6 +221,11 @@ def test_json_settings_round_trip():
     ([{"path": "/a", "node": "Master"}], "exclusions[0].node: must be one of any, master, worker"),
     ([{"path": "/a", "description": "x\ny"}], "exclusions[0].description:"),
     ([{"path": "/a", "size": 1}], "exclusions[0]: unknown key size"),
+    (["/"], "exclusions[0].path: '/' would exclude the whole file system"),
+    (["/etc/kubernetes/../.."], "exclusions[0].path: '/etc/kubernetes/../..' has a '.' or '..' component"),
+    (["/var/./lib"], "exclusions[0].path: '/var/./lib' has a '.'"),
+    (["/**"], "exclusions[0].path: '/**' would exclude the whole file system"),
+    ([{"path": "/var/log", "masks": ["**/*.log"]}], "exclusions[0].masks[0]: '**/*.log' contains '/'"),
 ])
 def test_bad_exclusions_name_the_field(raw, message):
     with pytest.raises(kesl.KeslInputError) as info:
@@ -264,20 +268,43 @@ TASKS = [{"id": 1, "name": "File_Threat_Protection", "type": "OAS", "state": "St
 
 
 def test_select_exclusion_tasks():
-    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["file_threat_protection", "1"])] == [1, 100]
-    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["1"], user_ods_tasks=False)] == [1]
+    v = "12.3.0.0"
+    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["file_threat_protection", "1"], version=v)[0]] == [1, 100]
+    assert [t["id"] for t in kesl.select_exclusion_tasks(TASKS, ["1"], user_ods_tasks=False, version=v)[0]] == [1]
+    # A default task this version does not have is skipped and reported, not an error (11.1 has no
+    # Critical_Areas_Scan).
+    assert kesl.select_exclusion_tasks(TASKS, ["1", "Critical_Areas_Scan"], False, "11.1.0.0") == (
+        [TASKS[0]], ["Critical_Areas_Scan"])
     with pytest.raises(kesl.KeslInputError) as info:
-        kesl.select_exclusion_tasks(TASKS, ["3", "Firewall_Management", "x"], version="11.3.0.7441")
-    assert str(info.value) == (
-        "tasks[0]: Scan_File (3) ignores scan exclusions (--scan-file runs do not read its scopes); remove it; "
-        "tasks[1]: Firewall_Management (12) is a Firewall task; only OAS, ODS, OAFIM, ODFIM and AntiCryptor tasks "
-        "have scan exclusions; tasks[2]: no task 'x' in kesl-control --get-task-list (KESL 11.3.0.7441)")
+        kesl.select_exclusion_tasks(TASKS, ["3", "Firewall_Management", "77"], version="11.3.0.7441")
+    message = str(info.value)
+    assert message.startswith("tasks[0]: Scan_File (3) ignores scan exclusions")
+    assert "tasks[1]: Firewall_Management (12) is not a task with scan exclusions in the KESL 11.3.0.7441 help" in message
+    assert "tasks[2]: no task 77 in kesl-control --get-task-list (KESL 11.3.0.7441)" in message
+
+
+def test_documented_task_must_have_its_documented_id_and_exist():
+    moved = [dict(TASKS[3], id=22)]
+    with pytest.raises(kesl.KeslInputError, match=r"Firewall_Management has ID 22 .* gives it ID 12"):
+        kesl.resolve_tasks(moved, ["Firewall_Management"], "12.3.0.0")
+    with pytest.raises(kesl.KeslInputError, match="documents task Web_Threat_Protection .ID 14. but"):
+        kesl.resolve_tasks(TASKS, ["Web_Threat_Protection"], "12.3.0.0", ignore_missing=True)
 
 
 def test_resolve_tasks():
-    assert kesl.resolve_tasks(TASKS, ["12", "Nope"], ignore_missing=True) == ([TASKS[3]], ["Nope"])
-    with pytest.raises(kesl.KeslInputError, match=r"tasks\[0\]: License \(9\) is a License task"):
-        kesl.resolve_tasks(TASKS, ["License"])
+    assert kesl.resolve_tasks(TASKS, ["12", "Web_Control"], "11.3.0.7441", ignore_missing=True) == (
+        [TASKS[3]], ["Web_Control"])
+    with pytest.raises(kesl.KeslInputError, match=r"tasks\[0\]: License \(9\) is a task KESL keeps running"):
+        kesl.resolve_tasks(TASKS, ["License"], "12.3.0.0")
+    with pytest.raises(kesl.KeslInputError, match=r"task 'Web_Control' does not exist in KESL 11.3.0.7441"):
+        kesl.resolve_tasks(TASKS, ["Web_Control"], "11.3.0.7441")
+
+
+def test_autostart_of_a_task_outside_the_export_is_an_error():
+    with pytest.raises(kesl.KeslError, match="whether it starts again after a restart cannot be checked"):
+        kesl.autostart_of(TASKS[3], {}, {})
+    assert kesl.autostart_of(TASKS[3], {"firewall_management": False}, {}) == ("monitoring", False)
+    assert kesl.autostart_of(TASKS[4], {}, {100: "Daily"}) == ("scheduled", True)
 
 
 def test_autostart_from_export_and_back():
@@ -308,32 +335,45 @@ def init(version):
     subprocess.run([sys.executable, DOUBLE, "--double-init", "--version", version], check=True)
 
 
-@pytest.mark.parametrize("version, use_json", [("11", False), ("12", True)])
-def test_wrapper_forces_english_and_picks_the_output_form(state, version, use_json):
+@pytest.mark.parametrize("version, web_control", [("11.3", None), ("12.1", 26)])
+def test_wrapper_forces_english_and_reads_ini_files(state, version, web_control):
     init(version)
     ctl = kesl.KeslControl(DOUBLE)
     assert ctl.detect_version().startswith(version + ".")
-    assert ctl.use_json is use_json
     tasks = ctl.task_list()
-    assert kesl.find_task(tasks, "Web_Control")["id"] == (26 if version == "12" else 22)
+    assert (kesl.find_task(tasks, "Web_Control") or {}).get("id") == web_control
     assert [e["path"] for e in ctl.get_settings(1).exclusions()] == []
     assert ctl.counts() == {"read": 3, "write": 0, "total": 3}
-    assert [c["cmd"][1:] for c in ctl.calls][1] == (["--get-task-list", "--json"] if use_json else ["--get-task-list"])
+    assert [c["cmd"][1:3] for c in ctl.calls][2] == ["--get-settings", "1"]
+    assert ctl.calls[2]["cmd"][3] == "--file"
+    assert ctl.policy_managed is (None if version == "11.3" else False)
+
+
+def test_a_hanging_kesl_control_is_killed_after_the_timeout(state):
+    """Issue 18 item 10: a hanging binary blocked the play; now the call ends with a clear error."""
+    init("12.3")
+    subprocess.run([sys.executable, DOUBLE, "--double-set", "Hang=--get-task-list"], check=True)
+    ctl = kesl.KeslControl(DOUBLE, timeout=2)
+    ctl.detect_version()
+    with pytest.raises(kesl.KeslError, match=r"--get-task-list did not finish within 2 s on .* \(timeout\)"):
+        ctl.task_list()
+    with pytest.raises(kesl.KeslInputError, match="timeout: must be a whole number"):
+        kesl.KeslControl(DOUBLE, timeout=0)
 
 
 def test_without_the_forced_locale_the_output_is_russian(state):
     """The premise of the locale tests: the double does follow LANG, so forcing is what makes it work."""
     init("11")
 
-    def unforced(argv, _env):
-        return kesl.subprocess_runner(argv, {})
+    def unforced(argv, _env, timeout):
+        return kesl.subprocess_runner(argv, {}, timeout)
 
     with pytest.raises(kesl.KeslError, match="localized"):
         kesl.KeslControl(DOUBLE, runner=unforced).detect_version()
 
 
 def test_wrapper_writes_settings_and_maps_exit_codes(state):
-    init("12")
+    init("12.2")
     ctl = kesl.KeslControl(DOUBLE)
     ctl.detect_version()
     settings = ctl.get_settings(1)
@@ -354,30 +394,37 @@ def test_wrapper_writes_settings_and_maps_exit_codes(state):
     # app-info, get-settings twice, task list; set-settings, two stops (one answered 70), a start.
     assert ctl.counts() == {"read": 4, "write": 4, "total": 8}
     assert ctl.wrote()
+    init("11.1")
+    old = kesl.KeslControl(DOUBLE)
+    old.detect_version()
+    with pytest.raises(kesl.KeslError, match="exit code 1 "):
+        old.set_task_state(12, started=False)  # 11.1: no exit code documented for this, the double refuses
+    assert ctl.wrote()
 
 
 def test_exit_70_from_a_stale_task_list_is_unchanged():
     seen = []
 
-    def runner(argv, env):
+    def runner(argv, env, _timeout):
         seen.append((argv, env))
         return 70, "", "The task is already stopped."
 
     ctl = kesl.KeslControl("/bin/true", runner=runner)
+    ctl.version_tuple = (11, 2)
     assert ctl.set_task_state(12, started=False) is False
     assert seen[0][0] == ["/bin/true", "--stop-task", "12"]
     assert seen[0][1] == {"LC_ALL": "C", "LANG": "C", "LC_MESSAGES": "C", "LANGUAGE": ""}
     assert not ctl.wrote()
     with pytest.raises(kesl.KeslError, match="exit code 70"):
-        ctl.set_settings(1, kesl.TaskSettings("ini", kesl.IniDoc()))
+        ctl.set_settings(1, kesl.TaskSettings(kesl.IniDoc()))
 
 
 def test_app_info_exit_66_still_gives_the_version():
-    def runner(_argv, _env):
+    def runner(_argv, _env, _timeout):
         return 66, APP_INFO, ""
 
     ctl = kesl.KeslControl("/bin/true", runner=runner)
-    assert ctl.detect_version() == "10.1.0.5960" and ctl.use_json is False
+    assert ctl.detect_version() == "10.1.0.5960" and ctl.policy_managed is None
     with pytest.raises(kesl.KeslError, match="databases are not loaded"):
         ctl.task_list()
 

@@ -20,7 +20,7 @@ from ansible.module_utils import basic
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import Fail, run_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 STOP_TASKS = ["Firewall_Management", "Web_Threat_Protection", "Network_Threat_Protection", "Web_Control"]
 SCAN_TASK_IDS = [1, 2, 4, 11, 13]
 
