@@ -22,15 +22,21 @@ def test_first_run_writes_once_per_task_second_run_only_reads(double):
     first = harness.run(kesl_exclusion, args(), tmpdir=double.tmp)
     assert first["changed"] is True
     assert first["version"] == "12.2.0.2412"
-    assert first["output_format"] == "json"
+    assert first["output_format"] == "text" and first["policy_managed"] is False
     assert [t["id"] for t in first["tasks"]] == harness.SCAN_TASK_IDS
     assert all(t["added"] == PATHS for t in first["tasks"])
-    # --app-info, --get-task-list, one --get-settings per task; one --set-settings per task.
-    assert double.counts() == {"read": 7, "write": 5, "other": 0}
-    assert first["kesl_calls"] == {"read": 7, "write": 5, "total": 12}
-    writes = [a for kind, _rc, a in double.log() if kind == "write"]
+    # --app-info, --get-task-list, one --get-settings per task; one --set-settings per task, each read back.
+    assert double.counts() == {"read": 12, "write": 5, "other": 0}
+    assert first["kesl_calls"] == {"read": 12, "write": 5, "total": 17}
+    log = [(kind, a) for kind, _rc, a in double.log()]
+    writes = [a for kind, a in log if kind == "write"]
     assert [w.split()[1] for w in writes] == [str(i) for i in harness.SCAN_TASK_IDS]
-    assert all(w.startswith("--set-settings") and w.endswith("--json") for w in writes)
+    assert all(w.startswith("--set-settings") and " --file " in w for w in writes)
+    # Every write is followed by a read of the same task's settings.
+    for index, (kind, a) in enumerate(log):
+        if kind == "write":
+            assert log[index + 1][1].startswith("--get-settings %s --file " % a.split()[1])
+    assert not [a for _k, a in log if "--json" in a]
     for task_id in harness.SCAN_TASK_IDS:
         assert double.exclusions(task_id) == dict((p, "Yes") for p in PATHS)
     assert double.exclusions(3) == {}  # Scan_File ignores exclusions, so it is left alone
@@ -46,7 +52,7 @@ def test_11x_profile_uses_text_and_ini_only(double):
     harness.prepare(double, "11")
     result = harness.run(kesl_exclusion, args(), tmpdir=double.tmp)
     assert result["version"] == "11.3.0.7441"
-    assert result["output_format"] == "text"
+    assert result["output_format"] == "text" and result["policy_managed"] is None
     assert not [a for _k, _rc, a in double.log() if "--json" in a]
     assert all(rc == 0 for _k, rc, _a in double.log())
     assert double.exclusions(1) == dict((p, "Yes") for p in PATHS)
@@ -78,7 +84,7 @@ def test_existing_exclusions_are_enabled_fixed_and_keep_their_other_keys(double)
     assert double("--set-settings", "1", "ExcludedFromScanScope.item_0000.UseScanArea=No",
                   "ExcludedFromScanScope.item_0000.AreaDesc=kept").returncode == 0
     double.reset()
-    entries = [{"path": "/var/lib/kubelet/"}, {"path": "/opt/cni/bin", "masks": ["*", "**/*"]}]
+    entries = [{"path": "/var/lib/kubelet/"}, {"path": "/opt/cni/bin", "masks": ["*", "*.so"]}]
     result = harness.run(kesl_exclusion, args(exclusions=entries, tasks=["File_Threat_Protection"]), diff=True)
     task = result["tasks"][0]
     # Trailing slashes do not matter; the disabled one is enabled, the other gets the new masks.
@@ -86,7 +92,7 @@ def test_existing_exclusions_are_enabled_fixed_and_keep_their_other_keys(double)
     assert "/var/lib/kubelet [*] (disabled)" in result["diff"]["before"]
     settings = double("--get-settings", "1").stdout
     assert "AreaDesc=kept\nUseScanArea=Yes\nPath=/var/lib/kubelet\n" in settings
-    assert "Path=/opt/cni/bin/\nAreaMask.item_0000=*\nAreaMask.item_0001=**/*\n" in settings
+    assert "Path=/opt/cni/bin/\nAreaMask.item_0000=*\nAreaMask.item_0001=*.so\n" in settings
     assert settings.count("[ExcludedFromScanScope.item_") == 2
     assert "ScanByAccessType=SmartCheck" in settings  # settings the module does not manage stay
 
@@ -135,14 +141,33 @@ def test_bad_input_names_the_field_and_calls_nothing(double):
 
 
 def test_unsuitable_tasks_are_refused_before_any_write(double):
-    failed = harness.run_fail(kesl_exclusion, args(tasks=["File_Threat_Protection", "Scan_File", "12", "Nope"]))
+    failed = harness.run_fail(kesl_exclusion, args(tasks=["File_Threat_Protection", "Scan_File", "12", "77"]))
     assert "tasks[1]: Scan_File (3) ignores scan exclusions" in failed["msg"]
-    assert "tasks[2]: Firewall_Management (12) is a Firewall task" in failed["msg"]
-    assert "tasks[3]: no task 'Nope'" in failed["msg"] and "KESL 12.2.0.2412" in failed["msg"]
+    assert "tasks[2]: Firewall_Management (12) is not a task with scan exclusions in the KESL 12.2.0.2412" in failed["msg"]
+    assert "tasks[3]: no task 77" in failed["msg"] and "KESL 12.2.0.2412" in failed["msg"]
     assert double.counts()["write"] == 0
 
 
+def test_whole_disk_and_escaping_paths_are_refused(double):
+    """Issue 18 item 9: '/' and '/etc/kubernetes/../..' were accepted and excluded the whole disk."""
+    for path in ("/", "/etc/kubernetes/../..", "//"):
+        failed = harness.run_fail(kesl_exclusion, args(exclusions=["/etc/cni", path]))
+        assert failed["msg"].startswith("exclusions[1].path:") and failed["changed"] is False
+    assert double.counts() == {"read": 0, "write": 0, "other": 0}
+
+
+def test_policy_managed_node_gets_no_write_and_one_report(double):
+    double.set(PolicyLock="Yes")
+    result = harness.run(kesl_exclusion, args())
+    assert result["policy_managed"] is True and result["changed"] is False
+    assert len(result["ksc_changes"]) == 5
+    assert result["ksc_changes"][0] == "File_Threat_Protection (1): exclude /var/lib/etcd, /etc/kubernetes, /var/lib/kubelet/"
+    assert double.counts()["write"] == 0 and double.exclusions(1) == {}
+
+
 def test_policy_lock_is_reported_once_without_retry(double):
+    # 11.3 has no Policy line in --app-info, so the module only learns of the policy from exit 68.
+    harness.prepare(double, "11.3")
     double.set(PolicyLock="Yes")
     failed = harness.run_fail(kesl_exclusion, args())
     assert failed["rc"] == 68 and failed["policy_locked"] is True and failed["changed"] is False
@@ -171,15 +196,19 @@ def test_running_scan_task_fails_before_anything_is_written(double):
     assert double("--start-task", "Scan_My_Computer").returncode == 0
     double.reset()
     failed = harness.run_fail(kesl_exclusion, args())
-    assert "Scan_My_Computer (2) is running" in failed["msg"] and "Nothing was changed" in failed["msg"]
+    assert "Scan_My_Computer (2, Started) is not stopped" in failed["msg"] and "Nothing was changed" in failed["msg"]
     assert double.counts()["write"] == 0
 
 
-def test_output_format_text_on_12x(double):
-    result = harness.run(kesl_exclusion, args(output_format="text", tasks=["1"]))
-    assert result["output_format"] == "text"
-    assert not [a for _k, _rc, a in double.log() if "--json" in a]
-    assert double.exclusions(1) == dict((p, "Yes") for p in PATHS)
+def test_a_write_that_does_not_take_fails_naming_node_task_and_path(double, tmp_path):
+    """A kesl-control that answers 0 to --set-settings but keeps the old settings."""
+    wrapper = tmp_path / "kesl-control"
+    wrapper.write_text("#!/bin/sh\ncase \"$1\" in --set-settings) exit 0;; esac\nexec %s %s \"$@\"\n"
+                       % (harness.sys.executable, harness.DOUBLE))
+    wrapper.chmod(0o755)
+    failed = harness.run_fail(kesl_exclusion, args(executable=str(wrapper), tasks=["1"]))
+    assert "task File_Threat_Protection (1)" in failed["msg"] and "/var/lib/etcd is not there" in failed["msg"]
+    assert "node " in failed["msg"] and "read back with --get-settings 1 --file" in failed["msg"]
 
 
 def test_missing_executable(double):
