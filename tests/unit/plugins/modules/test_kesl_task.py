@@ -25,8 +25,8 @@ def test_stop_resolves_names_per_version_and_second_run_only_reads(double):
     assert first["changed"] is True and first["imported"] is False
     assert [t["id"] for t in first["tasks"]] == [12, 14, 17, 26]
     assert states(double, [12, 14, 17, 26]) == [("Stopped", "No")] * 4
-    # app-info, task list, export; four stops; the export read again to check the autostart flags.
-    assert double.counts() == {"read": 4, "write": 4, "other": 0}
+    # app-info, task list, export; four stops; the task list read back, the export read again for the flags.
+    assert double.counts() == {"read": 5, "write": 4, "other": 0}
     assert [a for k, _rc, a in double.log() if k == "write"] == ["--stop-task 12", "--stop-task 14",
                                                                  "--stop-task 17", "--stop-task 26"]
     assert "task 26 Web_Control: Started, autostart on" in first["diff"]["before"]
@@ -39,13 +39,39 @@ def test_stop_resolves_names_per_version_and_second_run_only_reads(double):
     assert second["kesl_calls"] == {"read": 3, "write": 0, "total": 3}
 
 
-def test_11x_web_control_is_task_22(double):
-    harness.prepare(double, "11")
-    result = harness.run(kesl_task, args())
-    assert [t["id"] for t in result["tasks"]] == [12, 14, 17, 22]
-    assert "--stop-task 22" in [a for _k, _rc, a in double.log()]
+def test_11x_has_no_web_control_and_11_1_stops_only_what_it_documents(double):
+    harness.prepare(double, "11.3")
+    result = harness.run(kesl_task, args(ignore_missing=True))
+    assert [t["id"] for t in result["tasks"]] == [12, 14, 17] and result["missing"] == ["Web_Control"]
     assert not [a for _k, _rc, a in double.log() if "--json" in a]
-    assert double.task(22)["State"] == "Stopped"
+    harness.prepare(double, "11.1")
+    result = harness.run(kesl_task, args(ignore_missing=True))
+    assert [t["id"] for t in result["tasks"]] == [12]
+    assert result["missing"] == ["Web_Threat_Protection", "Network_Threat_Protection", "Web_Control"]
+    assert double.task(12)["State"] == "Stopped"
+    failed = harness.run_fail(kesl_task, args(tasks=["Web_Control"]))
+    assert "task 'Web_Control' does not exist in KESL 11.1.0.0 (not in its help: https://support.kaspersky" in failed["msg"]
+
+
+def test_transient_state_is_reported_not_failed(double):
+    assert double("--double-set-state", "14", "Stopping").returncode == 0
+    assert double("--double-set-state", "17", "Starting").returncode == 0
+    double.reset()
+    result = harness.run(kesl_task, args())
+    assert result["transient"] == [{"id": 14, "name": "Web_Threat_Protection", "state": "Stopping"},
+                                   {"id": 17, "name": "Network_Threat_Protection", "state": "Starting"}]
+    assert [a for k, _rc, a in double.log() if k == "write"] == ["--stop-task 12", "--stop-task 26"]
+    assert double.task(17)["State"] == "Starting"
+
+
+def test_a_stop_that_does_not_take_fails_naming_node_and_task(double, tmp_path):
+    wrapper = tmp_path / "kesl-control"
+    wrapper.write_text("#!/bin/sh\ncase \"$1\" in --stop-task) exit 0;; esac\nexec %s %s \"$@\"\n"
+                       % (harness.sys.executable, harness.DOUBLE))
+    wrapper.chmod(0o755)
+    failed = harness.run_fail(kesl_task, args(executable=str(wrapper), tasks=["Firewall_Management"]))
+    assert "task Firewall_Management (12): after kesl-control --stop-task 12 the task is Started, not Stopped" in failed["msg"]
+    assert failed["msg"].startswith("node ")
 
 
 def test_stopped_tasks_stay_off_after_a_restart_even_when_stop_does_not_persist(double):
@@ -88,6 +114,7 @@ def test_on_demand_task_gets_a_manual_schedule(double):
     result = harness.run(kesl_task, args(tasks=["Scan_My_Computer"]))
     assert result["changed"] is True and result["tasks"][0]["autostart_before"] is True
     assert [a for k, _rc, a in double.log() if k == "write"] == ["--set-schedule 2 RuleType=Manual"]
+    assert [a for _k, _rc, a in double.log()][-1] == "--export-settings"  # the schedule is read back
     assert double.config()["Task:2:Schedule"]["RuleType"] == "Manual"
     assert harness.run(kesl_task, args(tasks=["2"]))["changed"] is False
 
@@ -110,7 +137,7 @@ def test_start(double):
 
 def test_missing_tasks(double):
     failed = harness.run_fail(kesl_task, args(tasks=["Firewall_Management", "Nope"]))
-    assert failed["msg"].startswith("tasks[1]: no task 'Nope'")
+    assert failed["msg"].startswith("tasks[1]: task 'Nope' does not exist in KESL 12.2.0.2412")
     assert double.counts()["write"] == 0
     result = harness.run(kesl_task, args(tasks=["Firewall_Management", "Nope"], ignore_missing=True))
     assert result["missing"] == ["Nope"] and result["changed"] is True
@@ -120,13 +147,22 @@ def test_missing_tasks(double):
 
 def test_service_tasks_are_refused(double):
     failed = harness.run_fail(kesl_task, args(tasks=["12", "License"]))
-    assert "tasks[1]: License (9) is a License task" in failed["msg"]
+    assert "tasks[1]: License (9) is a task KESL keeps running" in failed["msg"]
     assert double.counts()["write"] == 0 and states(double, [12]) == [("Started", "Yes")]
 
 
-def test_policy_lock_is_reported_once_without_retry(double):
+def test_policy_managed_node_gets_no_write_and_one_report(double):
     double.set(PolicyLock="Yes")
-    failed = harness.run_fail(kesl_task, args())
+    result = harness.run(kesl_task, args())
+    assert result["policy_managed"] is True and result["changed"] is False
+    assert result["ksc_changes"][0] == "Firewall_Management (12): stop and keep it from starting after a restart"
+    assert len(result["ksc_changes"]) == 4 and double.counts()["write"] == 0
+
+
+def test_policy_lock_is_reported_once_without_retry(double):
+    harness.prepare(double, "11.3")
+    double.set(PolicyLock="Yes")
+    failed = harness.run_fail(kesl_task, args(ignore_missing=True))
     assert failed["rc"] == 68 and failed["policy_locked"] is True and failed["changed"] is False
     assert "Kaspersky Security Center policy" in failed["msg"] and "--stop-task 12" in failed["msg"]
     assert double.counts()["write"] == 1
