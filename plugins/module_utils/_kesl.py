@@ -632,6 +632,11 @@ def select_exclusion_tasks(tasks, refs, user_ods_tasks=True, version=None, field
                 skipped.append(str(ref))
             continue
         kind = task_kind(task, version)
+        default = task["name"].lower() in [n.lower() for n in DEFAULT_EXCLUSION_TASKS]
+        if kind != "exclusions" and default and version_row(version) is not None:
+            # A default task whose exclusions this version's help does not document (Anti_Cryptor on 11.0/11.1).
+            skipped.append(str(ref))
+            continue
         if task["name"].lower() == SCAN_FILE:
             errors.append("%s: %s (%d) ignores scan exclusions (--scan-file runs do not read its scopes); remove it"
                           % (where, task["name"], task["id"]))

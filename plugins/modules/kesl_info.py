@@ -15,7 +15,8 @@ description:
   - Reports the version of Kaspersky Endpoint Security for Linux (KESL) 11.x or 12.x, its tasks with their state
     and the path exclusions of each scan task, for reports and AWX surveys.
   - Only read calls to C(kesl-control) (C(--app-info), C(--get-task-list), C(--get-settings) per scan task, and
-    C(--export-settings) with O(autostart=true)), with the C locale forced; C(--json) from KESL 12 on.
+    C(--export-settings) with O(autostart=true)), with the C locale forced; settings are read as INI files
+    (C(--get-settings <id> --file)).
 author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
@@ -76,9 +77,11 @@ app_info:
   description: The C(kesl-control --app-info) lines as a mapping (English keys).
   returned: success
   type: dict
-  sample: {Name: Kaspersky Endpoint Security 12 for Linux, Version: 12.2.0.2412}
-json_supported:
-  description: Whether this version's task and settings commands have C(--json) (12.x).
+  sample: {Name: Kaspersky Endpoint Security 12 for Linux, Version: 12.2.0.2412, Policy: Not applied}
+policy_managed:
+  description:
+    - Whether a Kaspersky Security Center policy manages the node (the C(Policy) line of C(--app-info) is not
+      C(Not applied)). Null when C(--app-info) has no C(Policy) line (before 11.4).
   returned: success
   type: bool
 tasks:
@@ -94,7 +97,7 @@ tasks:
       description: Task name.
       type: str
     type:
-      description: Task type.
+      description: Task type; empty when C(--get-task-list) prints no C(Type) line for it.
       type: str
     state:
       description: Started, Stopped, Starting, Stopping, Pausing, Suspended or Resuming.
@@ -149,7 +152,7 @@ def run_module(module, ctl):
     ctl.detect_version()
     tasks = ctl.task_list()
     result = {"changed": False, "version": ctl.version, "app_info": ctl.app_info,
-              "policy_managed": ctl.policy_managed, "json_supported": False,
+              "policy_managed": ctl.policy_managed,
               "tasks": [dict(task) for task in tasks]}
     if params["autostart"]:
         active, rules = autostart_from_export(ctl.export_settings())

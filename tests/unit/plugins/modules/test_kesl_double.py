@@ -5,7 +5,6 @@
 """The kesl-control test double itself: the documented syntax, exit codes, profiles, locale and counters
 that the module tests rely on."""
 
-import json
 import os
 
 import pytest
@@ -28,48 +27,72 @@ def test_is_executable():
 
 
 def test_first_call_creates_the_state_from_the_version_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv("KESL_DOUBLE_VERSION", "11.4.0.1096")
+    monkeypatch.setenv("KESL_DOUBLE_VERSION", "12.3")
     double = harness.Double(tmp_path / "new.ini")
     out = double("--app-info", LANG="C")
-    assert out.returncode == 0 and "Version:" in out.stdout and "11.4.0.1096" in out.stdout
-    mismatch = double("--app-info", KESL_DOUBLE_VERSION="12")
+    assert out.returncode == 0 and "Version:" in out.stdout and "12.3.0.0" in out.stdout
+    assert "Policy:" in out.stdout and "Application databases loaded" in out.stdout
+    mismatch = double("--app-info", KESL_DOUBLE_VERSION="11.1")
     assert mismatch.returncode == 128 and "--double-init" in mismatch.stderr
     assert double.counts() == {"read": 1, "write": 0, "other": 0}
 
 
-def test_task_ids_per_profile(kesl):
-    tasks = json.loads(kesl("--get-task-list", "--json").stdout)
-    by_id = dict((t["ID"], t["Name"]) for t in tasks)
-    assert by_id[22] == "Inventory_Scan" and by_id[26] == "Web_Control"
-    kesl.init("11")
+@pytest.mark.parametrize("version", harness.VERSIONS)
+def test_task_ids_per_version_and_the_policy_line(kesl, version):
+    kesl.init(version)
     text = kesl("-T", "--get-task-list").stdout
-    assert "Name:  Web_Control\nID:    22\nType:  WebControl\nState: Stopped\n" in text
-    assert "Inventory_Scan" not in text
+    assert ("Name:  Web_Control\nID:    26\nState: Stopped\n" in text) == (version >= "12.1")
+    assert ("Name:  Critical_Areas_Scan\nID:    4\n" in text) == (version >= "11.2")
+    assert ("Name:  Boot_Scan\nID:    4\n" in text) == (version <= "11.1")
+    assert ("Policy:" in kesl("--app-info").stdout) == (version >= "12.0")
 
 
 @pytest.mark.parametrize("args", [["--get-task-list", "--json"], ["--get-settings", "1", "--json"],
-                                  ["--get-task-state", "1", "--json"]])
-def test_json_only_where_the_version_has_it(kesl, args):
-    assert kesl(*args).returncode == 0
-    kesl.init("11")
+                                  ["--app-info", "--json"]])
+def test_json_is_refused_everywhere(kesl, args):
     out = kesl(*args)
-    assert out.returncode == 1 and "Unknown option: --json" in out.stderr
-    assert kesl("--app-info", "--json").returncode == 0  # 11.3 has it for --app-info
+    assert out.returncode == 1 and "--json (no Kaspersky page shows the layout" in out.stderr
 
 
 def test_output_follows_the_locale(kesl):
-    kesl.init("11")
+    kesl.init("11.3")
     assert "Состояние: Остановлена" in kesl("--get-task-state", "12", LANG="ru_RU.UTF-8").stdout
     assert "State: Stopped" in kesl("--get-task-state", "12", LANG="ru_RU.UTF-8", LC_ALL="C").stdout
     assert "State: Stopped" in kesl("--get-task-state", "12", LANG="en_US.UTF-8").stdout
-    assert "Версия" in json.loads(kesl("--app-info", "--json", LANG="de_DE.UTF-8").stdout)
     assert "Задача уже остановлена" in kesl("--stop-task", "12", LANG="ru_RU.UTF-8").stderr
+
+
+def test_exit_70_only_from_11_2(kesl):
+    kesl.init("11.1")
+    out = kesl("--stop-task", "12")
+    assert out.returncode == 1 and "before 11.2" in out.stderr
+    kesl.init("11.2")
+    assert kesl("--stop-task", "12").returncode == 70
+
+
+def test_transient_states_and_the_12_1_web_threat_protection_comeback(kesl):
+    assert kesl("--double-set-state", "14", "Stopping").returncode == 0
+    assert "State: Stopping" in kesl("--get-task-state", "14").stdout
+    assert kesl("--stop-task", "14").returncode == 1  # the help gives no result for this
+    for version, comes_back in (("12.0", False), ("12.1", True)):
+        kesl.init(version)
+        kesl.set(Browser="Yes")
+        assert kesl("--double-restart").returncode == 0
+        assert (kesl.task(14)["State"] == "Started") is comes_back
+    kesl.set(PolicyLock="Yes")
+    assert kesl("--stop-task", "14").returncode == 68
+    kesl.set(PolicyLock="No")
+    assert kesl("--stop-task", "14").returncode == 0
+    kesl.set(PolicyLock="Yes")
+    assert kesl("--double-restart").returncode == 0
+    assert kesl.task(14)["State"] == "Stopped"  # a policy lock keeps it off
 
 
 def test_start_stop_and_exit_70(kesl):
     assert kesl("--stop-task", "Firewall_Management").returncode == 70
     assert kesl("--start-task", "firewall_management", "-W").returncode == 0
-    assert kesl.task(12) == {"Name": "Firewall_Management", "Type": "Firewall", "State": "Started", "Active": "Yes"}
+    assert kesl.task(12) == {"Name": "Firewall_Management", "Type": "Firewall", "State": "Started", "Active": "Yes",
+                             "TypeShown": "Yes"}
     assert kesl("--start-task", "12").returncode == 70
     assert kesl("--stop-task", "License").returncode == 65
     assert kesl("--stop-task", "Nope").returncode == 1
@@ -113,12 +136,12 @@ def test_settings_files_replace_and_are_validated(kesl, tmp_path):
     text = kesl("--get-settings", "1").stdout
     assert text.startswith("ScanArchived=Yes\n") and "ScanScope.item_0000" in text and "Path=/with space" in text
     assert "[ScanScope.item_0000]" not in text  # the file replaced the task settings
-    data = json.loads(kesl("--get-settings", "1", "--json").stdout)
-    assert data["ExcludedFromScanScope"] == [{"UseScanArea": True, "Path": "/with space", "AreaMask": ["*"]}]
-    data["ExcludedFromScanScope"][0]["UseScanArea"] = False
-    js = tmp_path / "ftp.json"
-    js.write_text(json.dumps(data))
-    assert kesl("--set-settings", "1", "--file", str(js), "--json").returncode == 0
+    out = tmp_path / "out.ini"
+    assert kesl("--get-settings", "1", "--file", str(out)).returncode == 0
+    assert out.read_text() == text
+    assert kesl("--get-settings", "1", "--file", str(tmp_path / "no" / "x.ini")).returncode == 0
+    assert not (tmp_path / "no").exists()  # 264318: a missing directory means no file
+    assert kesl("--set-settings", "1", "ExcludedFromScanScope.item_0000.UseScanArea=No").returncode == 0
     assert kesl.exclusions(1) == {"/with space": "No"}
     for bad in ("Unknown=1\n", "ScanArchived=Maybe\n", "[ExcludedFromScanScope.item_0000]\nUseScanArea=Yes\n",
                 "not a line\n"):
@@ -147,7 +170,7 @@ def test_export_import_and_restart(kesl, tmp_path):
     path = tmp_path / "export.ini"
     path.write_text(export.replace("TaskType=Firewall\nActive=Yes", "TaskType=Firewall\nActive=No"))
     assert kesl("--import-settings", "--file", str(path)).returncode == 0
-    assert kesl.task(12) == {"Name": "Firewall_Management", "Type": "Firewall", "State": "Started", "Active": "No"}
+    assert kesl.task(12)["State"] == "Started" and kesl.task(12)["Active"] == "No"
     assert kesl("--double-restart").returncode == 0
     assert kesl.task(12)["State"] == "Stopped" and kesl.task(1)["State"] == "Started"
     assert kesl("--set-schedule", "2", "RuleType=AfterApplicationStart").returncode == 0
