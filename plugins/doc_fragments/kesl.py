@@ -18,9 +18,18 @@ options:
     default: /opt/kaspersky/kesl/bin/kesl-control
   output_format:
     description:
-      - V(auto) uses C(--json) from KESL 12 on and the text and INI forms on 11.x.
-      - V(json) and V(text) force one form (for a KESL whose JSON differs from what the module expects).
+      - Kept for playbooks written for 0.1.0; V(auto) and V(text) are the same.
+      - Task lists are read as text and settings as INI files (C(--get-settings <id> --file)) on every version. No
+        Kaspersky page documents the layout of the C(--json) output, so it is not used (V(json) was removed in 0.2.0).
     type: str
-    choices: [auto, json, text]
+    choices: [auto, text]
     default: auto
+  timeout:
+    description:
+      - Seconds each C(kesl-control) call may take. A call that takes longer is killed and the module fails with a
+        message that names the call; after a write that timed out, run again to re-read the node.
+      - From 1 to 3600.
+    type: int
+    default: 120
+    version_added: 0.2.0
 '''

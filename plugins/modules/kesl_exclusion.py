@@ -17,16 +17,23 @@ description:
   - KESL has no global path exclusion list; exclusions are C([ExcludedFromScanScope.item_N]) sections of each
     scan task. By default the module manages them in File_Threat_Protection, Scan_My_Computer,
     Critical_Areas_Scan, System_Integrity_Monitoring, Anti_Cryptor and every user on-demand scan task.
-  - Reads the settings of each task once (C(kesl-control --get-settings)) and writes them back once
-    (C(--set-settings <task> --file)), and only for tasks where something differs. Settings the module does not
-    manage stay as they were.
-  - Runs C(kesl-control) with the C locale (its output follows C(LANG)), detects the version with
-    C(--app-info) and uses C(--json) from KESL 12 on, the INI form on 11.x.
+  - Reads the settings of each task once as an INI file (C(kesl-control --get-settings <task> --file)) and writes
+    them back once (C(--set-settings <task> --file)), and only for tasks where something differs. Settings the
+    module does not manage stay as they were. Every write is read back; when the change is not there the module
+    fails with the node, the task and the path.
+  - Runs C(kesl-control) with the C locale (its output follows C(LANG)) and a timeout, and detects the version
+    with C(--app-info). Task names are checked against the task table of that version (docs/kesl.md); a default
+    task the version does not have (Critical_Areas_Scan on 11.0 and 11.1) is skipped and listed in
+    RV(skipped_tasks).
+  - On a node that a Kaspersky Security Center policy manages (C(Policy) in C(--app-info) is not C(Not applied))
+    nothing is written; RV(ksc_changes) lists what to change in the KSC policy instead.
+  - Paths that would exclude the whole file system (C(/)) or climb out of their directory (C(..)) are refused.
   - A path matches an existing exclusion with or without a trailing slash. An existing exclusion that is
     disabled or has other masks is enabled and given the wanted masks; its description is kept.
   - Exit code 68 (a Kaspersky Security Center policy locks the settings) is reported as such and not retried;
-    64 means KESL is not running. A running on-demand scan task that needs a change makes the module fail
-    before anything is written, since KESL refuses to change the settings of a running scan (exit 70).
+    64 means KESL is not running. Exit codes are described for the node's version (70 exists from 11.2 on). An
+    on-demand scan task that is not stopped and needs a change makes the module fail before anything is written,
+    since KESL refuses to change the settings of a running scan (exit 70).
 author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
@@ -63,7 +70,9 @@ options:
         required: true
       masks:
         description:
-          - File masks inside O(exclusions[].path) (C(AreaMask.item_N)); C(*) stops at C(/), C(**) crosses it.
+          - File-name masks (C(AreaMask.item_N)) applied inside O(exclusions[].path), such as C(*.log); C(*)
+            matches any file name. A mask with C(/) is refused; put directories into O(exclusions[].path), which
+            may itself hold C(*) and C(**) (C(**) crosses C(/)).
         type: list
         elements: str
         default: ['*']
@@ -121,11 +130,11 @@ EXAMPLES = r'''
         description: kubelet
   become: true
 
-- name: Exclude only log files below /var/log/pods
+- name: Exclude only the log files in the pod log directories
   auditops.deckhouse.kesl_exclusion:
     exclusions:
-      - path: /var/log/pods/
-        masks: ['**/*.log']
+      - path: /var/log/pods/**
+        masks: ['*.log']
     tasks: [File_Threat_Protection]
   become: true
 
@@ -153,10 +162,28 @@ version:
   type: str
   sample: 12.2.0.2412
 output_format:
-  description: Form of the output that was parsed.
-  returned: when KESL answered
+  description: Form of the output that was parsed (always C(text), with settings as INI files).
+  returned: success
   type: str
-  sample: json
+  sample: text
+policy_managed:
+  description:
+    - Whether a Kaspersky Security Center policy manages the node (then nothing was written).
+    - Null when C(--app-info) has no C(Policy) line (before KESL 11.4).
+  returned: success
+  type: bool
+ksc_changes:
+  description: On a policy-managed node, one line per task with the exclusions to set in the KSC policy.
+  returned: success
+  type: list
+  elements: str
+  sample: ["File_Threat_Protection (1): exclude /var/lib/etcd, /etc/kubernetes"]
+skipped_tasks:
+  description: Names from O(tasks) that this KESL version does not have, or whose exclusions its help does not document.
+  returned: success
+  type: list
+  elements: str
+  sample: [Critical_Areas_Scan, System_Integrity_Monitoring, Anti_Cryptor]
 tasks:
   description: The managed tasks with their exclusions after the run (as they would be, in check mode).
   returned: success

@@ -15,16 +15,24 @@ description:
   - Stops or starts tasks of Kaspersky Endpoint Security for Linux (KESL) 11.x and 12.x, such as the Firewall
     Management, Web Threat Protection, Network Threat Protection and Web Control tasks that Deckhouse asks to
     disable on cluster nodes.
-  - Tasks are named by name (case-insensitive) or ID and resolved through C(kesl-control --get-task-list), since
-    IDs differ between versions (Web Control is 26 on 12.x and 22 in the older Deckhouse runbook).
-  - C(kesl-control --stop-task) answering exit code 70 (already stopped) counts as unchanged, as does 70 from
-    C(--start-task).
+  - Tasks are named by name (case-insensitive) or ID and resolved through C(kesl-control --get-task-list), and
+    checked against the task table of the node's version (docs/kesl.md); Web Control exists from 12.1 on (ID 26).
+  - A task in a transient state (Starting, Stopping, Pausing, Suspended, Resuming) is left alone, listed in
+    RV(transient) and warned about; run again when it has settled.
+  - Every write is read back (the task list after C(--stop-task)/C(--start-task), the export after an autostart
+    change); when the change is not there the module fails with the node and the task.
+  - On a node that a Kaspersky Security Center policy manages nothing is written; RV(ksc_changes) lists what to
+    change in the KSC policy.
+  - C(kesl-control --stop-task) answering exit code 70 (already stopped, documented from 11.2 on) counts as
+    unchanged, as does 70 from C(--start-task).
   - With O(persistent=true) the state also survives a restart of KESL. Monitoring tasks start at KESL start when
     their C(Active) flag in C(kesl-control --export-settings) is C(Yes). Stopping or starting a task is
     expected to set that flag; the module re-reads the export after a change, and if the flag did not follow it
     writes the export back with the flag changed (C(--import-settings), a round trip of everything that was
     exported). On-demand tasks to be stopped get a manual schedule (C(--set-schedule <task> RuleType=Manual)).
-  - Runs C(kesl-control) with the C locale, uses C(--json) from KESL 12 on and the text form on 11.x.
+  - Runs C(kesl-control) with the C locale and a timeout, and reads its text output on every version.
+  - A task that is in neither part of the export cannot be checked for autostart, and the module fails
+    instead of reporting ok for it.
   - Exit code 68 (a Kaspersky Security Center policy locks the task) is reported as such and not retried; 64
     means KESL is not running.
 author:
@@ -123,6 +131,9 @@ tasks:
     state:
       description: State after the run.
       type: str
+    transient:
+      description: Whether the task was (or, after the write, still is) in a transient state.
+      type: bool
     autostart_before:
       description:
         - Monitoring tasks - the C(Active) flag before the run. On-demand tasks - whether the schedule was not
@@ -135,8 +146,24 @@ tasks:
       description: Whether this task was (or would be) changed.
       type: bool
   sample:
-    - {id: 26, name: Web_Control, type: WebControl, state_before: Started, state: Stopped,
-       autostart_before: true, autostart: false, changed: true}
+    - {id: 26, name: Web_Control, type: '', state_before: Started, state: Stopped,
+       autostart_before: true, autostart: false, changed: true, transient: false}
+transient:
+  description: Tasks left alone because they were in a transient state.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{id: 14, name: Web_Threat_Protection, state: Stopping}]
+policy_managed:
+  description: Whether a Kaspersky Security Center policy manages the node (then nothing was written); null before 11.4.
+  returned: success
+  type: bool
+ksc_changes:
+  description: On a policy-managed node, one line per task with what to change in the KSC policy.
+  returned: success
+  type: list
+  elements: str
+  sample: ["Web_Control (26): stop and keep it from starting after a restart"]
 missing:
   description: Names from O(tasks) that this KESL version does not have (with O(ignore_missing=true)).
   returned: success
