@@ -7,7 +7,7 @@
 
 Each size is an inventory of N worker hosts (20 and 200; --smoke 1 and 3), every one reached with the local
 connection and given its own kesl-control test double state (a two-line wrapper per host sets
-KESL_DOUBLE_STATE and runs tests/fixtures/kesl-control), so every host starts from the same fresh KESL 12
+KESL_DOUBLE_STATE and runs tests/doubles/kesl-control), so every host starts from the same fresh KESL 12
 and the calls are counted per host. verify reads the cluster part from a local etcd + kube-apiserver
 (tests/cluster/harness.py). Per size the table gives the wall time of `playbooks/kesl.yml` and then of
 `playbooks/verify.yml` (KESL part on, apiserver health probes off: there are no masters), both divided by
@@ -35,7 +35,7 @@ from _table import format_table
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
 import harness  # noqa: E402  (tests/cluster is not a package) pylint: disable=wrong-import-position
 
-DOUBLE = os.path.join(ROOT, "tests", "fixtures", "kesl-control")
+DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 FULL_SIZES, SMOKE_SIZES = (20, 200), (1, 3)
 WRAPPER = """#!/bin/sh
 KESL_DOUBLE_STATE='%s' KESL_DOUBLE_VERSION=12 exec '%s' '%s' "$@"
@@ -53,7 +53,10 @@ def inventory(workdir, count):
         with open(wrapper, "w") as handle:
             handle.write(WRAPPER % (state, sys.executable, DOUBLE))
         os.chmod(wrapper, 0o755)
-        hosts[name] = {"kesl_control_executable": wrapper, "bench_state": state}
+        # The hosts are this machine, whose /var/lib/etcd (if any) is not theirs: the role's node-role check
+        # looks at paths that do not exist instead.
+        hosts[name] = {"kesl_control_executable": wrapper, "bench_state": state,
+                       "kesl_control_plane_paths": [os.path.join(workdir, name, "etcd")]}
     data = {"all": {
         "vars": {"ansible_connection": "local", "ansible_become": False, "ansible_python_interpreter": sys.executable},
         "children": {"k8s_api": {"hosts": {"localhost": {}}}, "workers": {"hosts": hosts}}}}

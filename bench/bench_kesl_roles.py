@@ -156,6 +156,8 @@ class Nodes(object):
                 # molecule/kesl/prepare.yml
                 "kesl_double_version": KESL_VERSION,
                 "kesl_double_policy_lock": False,
+                "kesl_double_stop": ["Firewall_Management", "Web_Threat_Protection", "Network_Threat_Protection",
+                                     "Web_Control"],
             },
             "children": groups,
         }}

@@ -270,7 +270,9 @@ def _double_counts(env):
 
 def test_kesl_on_a_node_then_verify_reads_it_without_writing(play, clean, tmp_path):
     env = dict(os.environ, KESL_DOUBLE_STATE=str(tmp_path / "kesl.ini"), KESL_DOUBLE_VERSION="12")
-    inventory = _node_inventory(tmp_path, "workers", kesl_control_executable=KESL_DOUBLE)
+    # The node is this machine; its /var/lib/etcd (the test cluster's, if any) does not make it a master.
+    inventory = _node_inventory(tmp_path, "workers", kesl_control_executable=KESL_DOUBLE,
+                                kesl_control_plane_paths=[str(tmp_path / "no-etcd")])
     verify_vars = {"verify_fail_on_problems": False}
 
     before = play("auditops.deckhouse.verify", verify_vars, inventory=inventory, env=env)
@@ -297,6 +299,40 @@ def test_kesl_on_a_node_then_verify_reads_it_without_writing(play, clean, tmp_pa
     assert not [p for p in after.report()["problems"] if p.startswith("it-node")]
     assert after.changed() == 0, after
     assert _double_counts(env)["write"] == writes  # verify only read
+
+
+def test_kesl_role_takes_lists_and_booleans_as_strings(play, tmp_path):
+    """Issue 18 item 8: -e and AWX surveys send strings; kesl_stop_tasks_extra=Web_Control wrote five exclusions and
+    then failed on list + string."""
+    env = dict(os.environ, KESL_DOUBLE_STATE=str(tmp_path / "kesl.ini"), KESL_DOUBLE_VERSION="12.3")
+    subprocess.run([KESL_DOUBLE, "--start-task", "Web_Control"], env=env, check=True)
+    subprocess.run([KESL_DOUBLE, "--start-task", "Firewall_Management"], env=env, check=True)
+    inventory = _node_inventory(tmp_path, "workers", kesl_control_executable=KESL_DOUBLE,
+                                kesl_control_plane_paths=[str(tmp_path / "no-etcd")])
+    run = play("auditops.deckhouse.kesl", {"kesl_stop_tasks": "Network_Threat_Protection",
+                                            "kesl_stop_tasks_extra": "Web_Control",
+                                            "kesl_directories_extra": "/srv/data",
+                                            "kesl_exclusion_user_ods_tasks": "false", "kesl_persistent": "true",
+                                            "kesl_timeout": "30"}, inventory=inventory, env=env)
+    assert run.rc == 0, run
+    listed = subprocess.run([KESL_DOUBLE, "--get-task-list"], env=dict(env, LANG="C"), stdout=subprocess.PIPE,
+                            text=True, check=True).stdout
+    assert "Name:  Web_Control\nID:    26\nState: Stopped" in listed
+    assert "Name:  Firewall_Management\nID:    12\nType:  Firewall\nState: Started" in listed  # not in the list given
+    settings = subprocess.run([KESL_DOUBLE, "--get-settings", "1"], env=dict(env, LANG="C"), stdout=subprocess.PIPE,
+                              text=True, check=True).stdout
+    assert "Path=/srv/data\n" in settings and "Path=/etc/kubernetes\n" in settings
+
+
+def test_kesl_role_fails_when_the_node_is_a_master_the_inventory_calls_a_worker(play, tmp_path):
+    env = dict(os.environ, KESL_DOUBLE_STATE=str(tmp_path / "kesl.ini"), KESL_DOUBLE_VERSION="12.3")
+    (tmp_path / "etcd").mkdir()
+    inventory = _node_inventory(tmp_path, "workers", kesl_control_executable=KESL_DOUBLE,
+                                kesl_control_plane_paths=[str(tmp_path / "kube-apiserver.yaml"), str(tmp_path / "etcd")])
+    run = play("auditops.deckhouse.kesl", {}, inventory=inventory, env=env)
+    assert run.rc != 0
+    assert any("is a worker by the inventory" in f and str(tmp_path / "etcd") in f for f in run.failures()), run
+    assert _double_counts(env)["write"] == 0
 
 
 def test_recover_apiserver_check_mode_leaves_a_healthy_master_alone(play, k8s_cluster, tmp_path):
