@@ -597,9 +597,9 @@ def _lookup(tasks, ref, version, where):
     task = find_task(tasks, ref)
     documented = _documented(version, ref)
     if task is not None and documented is not None and task["id"] != documented[0]:
+        values = (where, task["name"], task["id"], node_name(), version, documented[0], version_row(version)["page"])
         raise KeslInputError("%s: task %s has ID %d on %s, but the KESL %s help gives it ID %d (%s); refusing to "
-                             "guess which task is meant" % (where, task["name"], task["id"], node_name(), version,
-                                                             documented[0], version_row(version)["page"]))
+                             "guess which task is meant" % values)
     if task is None and documented is not None:
         raise KeslInputError("%s: KESL %s documents task %s (ID %d) but kesl-control --get-task-list on %s does not "
                              "list it" % (where, version, ref, documented[0], node_name()))
