@@ -540,7 +540,18 @@ def _build_extra_labels(ctx, spec, path, codec):
             ctx.warn(_join(path, "cef"), "CEF labels are only used by the CEF codec (codec is %s)" % _snake(codec))
     if codec == "Syslog" and any(k.startswith("cef.") for k in labels):
         ctx.warn(_join(path, "extra_labels"), "cef.* labels have no effect with the syslog codec")
+    severity = labels.get("cef.severity")
+    if severity is not None and not _TEMPLATE_VALUE.match(severity) and not _CEF_SEVERITY.match(severity):
+        where = _join(_join(path, "cef"), "severity") if _given(cef, "severity") is not None else \
+            _key(_join(path, "extra_labels"), "cef.severity")
+        ctx.error(where, "CEF severity %s: must be a number from 0 to 10 (the CEF header's range), or a "
+                         "{{ field }} template" % _show(severity))
     return dict((k, labels[k]) for k in sorted(labels))
+
+
+# CEF header severity: an integer 0-10 (ArcSight CEF format; Vector's cef codec refuses others).
+_CEF_SEVERITY = re.compile(r"^(?:[0-9]|10)$")
+_TEMPLATE_VALUE = re.compile(r"^\{\{\s*[^{}\s]+\s*\}\}$")
 
 
 def _build_filters(ctx, items, path, profile, kind, schema_path, require_field):

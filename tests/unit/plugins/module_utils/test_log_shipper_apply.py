@@ -109,3 +109,24 @@ def test_inline_secrets_are_warned_about():
     warnings = built["warnings"]
     assert [w.split(":")[0] for w in warnings] == ["destinations[0].tls", "destinations[0].sasl", "destinations[1].tls"]
     assert "no tls.secretRef" in warnings[0] and "and its passphrase" in warnings[2]
+
+
+def test_cef_severity_outside_0_to_10_is_refused():
+    """Issue 18 item 9: 11 and high were accepted."""
+    def severity(value, where="cef"):
+        spec = {"address": "kuma:5140", "codec": "cef"}
+        if where == "cef":
+            spec["cef"] = {"name": "d8", "severity": value}
+        else:
+            spec["extra_labels"] = {"cef.severity": value}
+        return ls.build([spec], [], PROFILE)["objects"][0]["spec"]["extraLabels"]["cef.severity"]
+
+    assert [severity(v) for v in (0, 1, "10", "{{ level }}")] == ["0", "1", "10", "{{ level }}"]
+    for value, where in ((11, "cef"), ("high", "cef"), (-1, "cef"), ("05", "cef"), ("high", "extra_labels")):
+        try:
+            severity(value, where)
+        except ls.LogShipperError as exc:
+            field = "destinations[0].cef.severity" if where == "cef" else "destinations[0].extra_labels[cef.severity]"
+            assert exc.errors[0].startswith(field + ": CEF severity"), exc.errors
+        else:
+            raise AssertionError("severity %r accepted" % (value,))
