@@ -688,6 +688,62 @@ def endpoints(destinations):
     return found
 
 
+# control-plane-manager ModuleConfig (deckhouse.io/v1alpha1, cluster-scoped): spec.settings.apiserver.auditLog
+# has output File (default) or Stdout and path (default /var/log/kube-audit, the directory of audit.log).
+MODULE_CONFIG_PATH = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
+DEFAULT_AUDIT_DIR = "/var/log/kube-audit"
+# kubeadm labels its kube-apiserver static pod component=kube-apiserver (Deckhouse masters are kubeadm-built).
+APISERVER_POD_LABELS = {"component": "kube-apiserver"}
+
+
+def audit_log_settings(module_config):
+    """(output, directory) of the audit log from a control-plane-manager ModuleConfig; None means the defaults."""
+    settings = ((module_config or {}).get("spec") or {}).get("settings") or {}
+    log = ((settings.get("apiserver") or {}) if isinstance(settings, dict) else {}).get("auditLog") or {}
+    if not isinstance(log, dict):
+        log = {}
+    return _norm_output(log.get("output")), log.get("path") or DEFAULT_AUDIT_DIR
+
+
+def _norm_output(value):
+    return "Stdout" if _norm(value or "file") == "stdout" else "File"
+
+
+def follow_audit_log(sources, output="File", directory=DEFAULT_AUDIT_DIR, path="audit_log"):
+    """The input sources with the audit-log source(s) made to match the audit settings.
+
+    An audit-log source is a file source without ``include`` (``sources=None`` is one named
+    kuma-kube-audit). With output File it reads ``<directory>/audit.log``; with Stdout (kube-apiserver
+    logs audit events to its container's stdout) it becomes a KubernetesPods source for the
+    kube-apiserver pods in kube-system, keeping only lines with an ``auditID`` (the apiserver's own
+    log lines are not JSON audit events). Other sources are returned as given.
+    """
+    output = _norm_output(output)
+    if output == "File" and (not isinstance(directory, str) or not directory.startswith("/")
+                             or directory.endswith("/") or not re.match(r"^[a-zA-Z0-9_/.-]+$", directory)):
+        raise LogShipperError(["%s.path: %s is not an absolute directory without a trailing '/'"
+                               % (path, _show(directory))])
+    if sources is None:
+        sources = [{"name": DEFAULT_SOURCE_NAME}]
+    out = []
+    for spec in sources:
+        audit = (isinstance(spec, dict) and _norm(_given(spec, "type") or "file") == "file"
+                 and _given(spec, "include") is None)
+        if not audit:
+            out.append(spec)
+            continue
+        spec = dict((k, v) for k, v in spec.items() if v is not None)
+        if output == "File":
+            spec["include"] = ["%s/audit.log" % directory]
+        else:
+            spec["type"] = "kubernetes_pods"
+            spec["namespace_selector"] = {"match_names": ["kube-system"]}
+            spec["label_selector"] = {"match_labels": dict(APISERVER_POD_LABELS)}
+            spec["log_filter"] = list(spec.get("log_filter") or []) + [{"field": "auditID", "operator": "Exists"}]
+        out.append(spec)
+    return out
+
+
 def _metadata(name, owner):
     return {"name": name, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ROLE_LABEL: owner}}
 

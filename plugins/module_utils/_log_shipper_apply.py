@@ -55,6 +55,16 @@ def read_crds(api):
     return crds
 
 
+def read_module_config(api):
+    """The control-plane-manager ModuleConfig, or None when the cluster has none (or no ModuleConfig CRD)."""
+    status, body = api("GET", ls.MODULE_CONFIG_PATH)
+    if status == 200 and isinstance(body, dict):
+        return body
+    if status == 404:
+        return None
+    raise ApplyError(["reading ModuleConfig control-plane-manager: %s" % _message(status, body)])
+
+
 def object_path(api_version, plural, name=None):
     path = "/apis/%s/%s" % (api_version, plural)
     return path + "/" + name if name else path

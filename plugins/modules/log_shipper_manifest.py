@@ -282,6 +282,33 @@ options:
       - Mode of rendered files. Defaults to C(0644), or C(0600) for files that hold a private key, key
         passphrase or SASL password.
     type: raw
+  audit_log:
+    version_added: 0.2.0
+    description:
+      - The control-plane-manager audit settings (C(spec.settings.apiserver.auditLog)) the audit-log source must
+        follow. An audit-log source is a file source without C(include) (the default source is one).
+      - With C(output=File) it reads C(<path>/audit.log); with C(output=Stdout) it becomes a C(KubernetesPods)
+        source for the kube-apiserver pods (label C(component=kube-apiserver)) in C(kube-system) that keeps only
+        lines with an C(auditID).
+      - Given explicitly it wins over O(follow_audit_settings).
+    type: dict
+    suboptions:
+      output:
+        description: C(File) or C(Stdout).
+        type: str
+        choices: [File, Stdout]
+        default: File
+      path:
+        description: Directory of C(audit.log) for C(output=File).
+        type: str
+        default: /var/log/kube-audit
+  follow_audit_settings:
+    version_added: 0.2.0
+    description:
+      - With O(state=present), read the C(control-plane-manager) ModuleConfig and make the audit-log source follow
+        its C(auditLog) settings (see O(audit_log)); a cluster without that ModuleConfig uses the defaults.
+    type: bool
+    default: false
   state:
     version_added: 0.2.0
     description:
@@ -512,6 +539,14 @@ foreign:
   returned: success
   type: list
   elements: dict
+audit_log:
+  version_added: 0.2.0
+  description: The audit settings read from the control-plane-manager ModuleConfig (O(follow_audit_settings)).
+  returned: when O(follow_audit_settings) read them
+  type: dict
+  sample:
+    output: File
+    path: /var/log/kube-audit
 changes:
   version_added: 0.2.0
   description: O(state=present); what happened to each object (C(create), C(update), C(unchanged), C(delete)).
@@ -702,7 +737,15 @@ def _present(module, params, result):
     try:
         crds = params['crds'] if params['crds'] is not None else apply_engine.read_crds(api)
         profile = engine.resolve_profile(params['profile'], crds)
-        built = engine.build(params['destinations'], params['sources'], profile,
+        sources = params['sources']
+        if params['audit_log'] is not None:
+            sources = engine.follow_audit_log(sources, params['audit_log']['output'], params['audit_log']['path'])
+        elif params['follow_audit_settings']:
+            output, directory = engine.audit_log_settings(apply_engine.read_module_config(api))
+            result['audit_log'] = dict(output=output, path=directory)
+            sources = engine.follow_audit_log(sources, output, directory, path="ModuleConfig control-plane-manager "
+                                                                              "spec.settings.apiserver.auditLog")
+        built = engine.build(params['destinations'], sources, profile,
                              prefix=params['error_path_prefix'], owner=params['owner'])
         scrubber = apply_engine.Scrubber(built['objects'])
         result.update(objects=[engine.mask_secrets(obj) for obj in built['objects']], profile=profile.as_dict(),
@@ -739,6 +782,11 @@ def main():
         file_mode=dict(type='raw'),
         error_path_prefix=dict(type='str', default=''),
         state=dict(type='str', choices=['built', 'present'], default='built'),
+        audit_log=dict(type='dict', options=dict(
+            output=dict(type='str', choices=['File', 'Stdout'], default='File'),
+            path=dict(type='str', default=engine.DEFAULT_AUDIT_DIR),
+        )),
+        follow_audit_settings=dict(type='bool', default=False),
         field_manager=dict(type='str', default='auditops-deckhouse'),
         force_conflicts=dict(type='bool', default=False),
     )
@@ -763,7 +811,10 @@ def main():
     scrubber = apply_engine.Scrubber([])
     try:
         profile = engine.resolve_profile(params['profile'], params['crds'])
-        built = engine.build(params['destinations'], params['sources'], profile,
+        sources = params['sources']
+        if params['audit_log'] is not None:
+            sources = engine.follow_audit_log(sources, params['audit_log']['output'], params['audit_log']['path'])
+        built = engine.build(params['destinations'], sources, profile,
                              prefix=params['error_path_prefix'], owner=params['owner'])
     except engine.LogShipperError as exc:
         module.fail_json(msg="log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors)

@@ -70,6 +70,9 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
         variables = dict(variables)
         if kubeconfig:
             variables.setdefault("kuma_log_shipper_kubeconfig", k8s_cluster.kubeconfig)
+        # The session cluster's control-plane-manager ModuleConfig belongs to the control_plane_audit tests;
+        # only test_source_follows_the_audit_settings lets the role follow it.
+        variables.setdefault("kuma_log_shipper_follow_audit_settings", False)
         counter[0] += 1
         vars_file = tmp_path / ("vars-%d.json" % counter[0])
         vars_file.write_text(json.dumps(variables))
@@ -497,3 +500,63 @@ def test_unknown_fields_are_pruned_silently_without_strict_validation(k8s_cluste
     assert status == 201 and "extraLabels" not in body["spec"]["socket"]
     assert ls.validate_object(obj, profile) == [
         "spec.socket.extraLabels: Unknown field: not in the CRD schema (the API server would drop it silently)"]
+
+
+MODULE_CONFIG = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
+
+
+@pytest.fixture
+def module_config(k8s_cluster):
+    """set(audit_log) writes the control-plane-manager ModuleConfig's auditLog; the original comes back after."""
+    api = k8s_cluster.api
+    status, original = api.request("GET", MODULE_CONFIG)
+
+    def put(audit_log):
+        status, live = api.request("GET", MODULE_CONFIG)
+        spec = copy.deepcopy(live["spec"]) if status == 200 else {"version": 1, "enabled": True}
+        spec.setdefault("settings", {}).setdefault("apiserver", {})["auditLog"] = audit_log
+        body = {"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig",
+                "metadata": {"name": "control-plane-manager"}, "spec": spec}
+        if status == 200:
+            body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+            answer = api.request("PUT", MODULE_CONFIG, body)
+        else:
+            answer = api.request("POST", MODULE_CONFIG.rsplit("/", 1)[0], body)
+        assert answer[0] in (200, 201), answer
+    yield put
+    status_now, live = api.request("GET", MODULE_CONFIG)
+    if status != 200:
+        if status_now == 200:
+            api.request("DELETE", MODULE_CONFIG)
+    else:
+        restored = {"apiVersion": original["apiVersion"], "kind": original["kind"],
+                    "metadata": {"name": "control-plane-manager", "resourceVersion": live["metadata"]["resourceVersion"]},
+                    "spec": original["spec"]}
+        assert api.request("PUT", MODULE_CONFIG, restored)[0] == 200
+
+
+def test_source_follows_the_audit_settings(k8s_cluster, run_role, kuma_listener, module_config):
+    """Issue 16 item 4: the audit-log source reads the file under auditLog.path, or kube-apiserver's stdout."""
+    variables = {"kuma_log_shipper_owner": "it_follow", "kuma_log_shipper_follow_audit_settings": True,
+                 "kuma_log_shipper_preflight": False,
+                 "kuma_log_shipper_destinations": [{"name": "it-fo-tcp", "address": "127.0.0.1:%d" % kuma_listener}],
+                 "kuma_log_shipper_sources": [{"name": "it-fo-audit"},
+                                              {"name": "it-fo-other", "include": ["/var/log/other.log"]}]}
+    module_config({"output": "File", "path": "/data/kube-audit"})
+    run = run_role(variables)
+    assert run.rc == 0, run
+    assert run.result(APPLY_TASK)["audit_log"] == {"output": "File", "path": "/data/kube-audit"}
+    assert get(k8s_cluster, "ClusterLoggingConfig", "it-fo-audit")["spec"]["file"] == {
+        "include": ["/data/kube-audit/audit.log"]}
+    # A source with its own include is left as given.
+    assert get(k8s_cluster, "ClusterLoggingConfig", "it-fo-other")["spec"]["file"] == {"include": ["/var/log/other.log"]}
+
+    module_config({"output": "Stdout"})
+    run = run_role(variables)
+    assert run.rc == 0, run
+    spec = get(k8s_cluster, "ClusterLoggingConfig", "it-fo-audit")["spec"]
+    assert spec["type"] == "KubernetesPods" and "file" not in spec
+    assert spec["kubernetesPods"]["namespaceSelector"] == {"matchNames": ["kube-system"]}
+    assert spec["kubernetesPods"]["labelSelector"] == {"matchLabels": {"component": "kube-apiserver"}}
+    assert spec["logFilter"] == [{"field": "auditID", "operator": "Exists"}]
+    assert run_role(variables).stats["changed"] == 0

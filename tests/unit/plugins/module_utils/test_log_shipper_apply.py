@@ -130,3 +130,35 @@ def test_cef_severity_outside_0_to_10_is_refused():
             assert exc.errors[0].startswith(field + ": CEF severity"), exc.errors
         else:
             raise AssertionError("severity %r accepted" % (value,))
+
+
+def test_audit_log_source_follows_the_module_config():
+    """Issue 16 item 4."""
+    assert ls.audit_log_settings(None) == ("File", "/var/log/kube-audit")
+    config = {"spec": {"settings": {"apiserver": {"auditLog": {"output": "Stdout"}}}}}
+    assert ls.audit_log_settings(config) == ("Stdout", "/var/log/kube-audit")
+    config = {"spec": {"settings": {"apiserver": {"auditLog": {"output": "File", "path": "/data/audit"}}}}}
+    assert ls.audit_log_settings(config) == ("File", "/data/audit")
+
+    sources = [{"name": "a", "destinations": None}, {"name": "b", "include": ["/x.log"]},
+               {"name": "c", "type": "kubernetes_pods", "namespace_selector": {"match_names": ["x"]}}]
+    followed = ls.follow_audit_log(sources, "File", "/data/audit")
+    assert followed == [{"name": "a", "include": ["/data/audit/audit.log"]}, sources[1], sources[2]]
+    assert ls.follow_audit_log(None, "File", "/data/audit") == [{"name": "kuma-kube-audit",
+                                                                  "include": ["/data/audit/audit.log"]}]
+    stdout = ls.follow_audit_log([{"name": "a", "log_filter": [{"field": "verb", "operator": "In", "values": ["get"]}]}],
+                                 "Stdout")
+    objects = ls.build([{"address": "kuma:5140"}], stdout, PROFILE)["objects"]
+    assert objects[1]["spec"] == {
+        "type": "KubernetesPods",
+        "kubernetesPods": {"namespaceSelector": {"matchNames": ["kube-system"]},
+                           "labelSelector": {"matchLabels": {"component": "kube-apiserver"}}},
+        "logFilter": [{"field": "verb", "operator": "In", "values": ["get"]}, {"field": "auditID", "operator": "Exists"}],
+        "destinationRefs": ["kuma-tcp-json"]}
+    for bad in ("relative", "/trailing/", "/a b"):
+        try:
+            ls.follow_audit_log(None, "File", bad)
+        except ls.LogShipperError as exc:
+            assert exc.errors[0].startswith("audit_log.path: "), exc.errors
+        else:
+            raise AssertionError(bad)

@@ -191,3 +191,10 @@ def test_foreign_objects_are_not_taken_over():
     assert result["foreign"] == [{"kind": "ClusterLogDestination", "api_version": "deckhouse.io/v1alpha1", "name": "kuma-tcp-json"}]
     adopted, _warnings = run(dict(SHORT, existing=[_live(mine[0], owned=False)], adopt=True))
     assert adopted["foreign"] and adopted["prune"] == []
+
+
+def test_audit_log_option_moves_the_default_source():
+    result, _warnings = run(dict(SHORT, audit_log={"output": "File", "path": "/data/kube-audit"}))
+    assert result["objects"][1]["spec"]["file"] == {"include": ["/data/kube-audit/audit.log"]}
+    result, _warnings = run(dict(SHORT, audit_log={"output": "Stdout"}))
+    assert result["objects"][1]["spec"]["type"] == "KubernetesPods"
