@@ -541,16 +541,20 @@ def _build_extra_labels(ctx, spec, path, codec):
     if codec == "Syslog" and any(k.startswith("cef.") for k in labels):
         ctx.warn(_join(path, "extra_labels"), "cef.* labels have no effect with the syslog codec")
     severity = labels.get("cef.severity")
-    if severity is not None and not _TEMPLATE_VALUE.match(severity) and not _CEF_SEVERITY.match(severity):
+    if severity is not None and not _TEMPLATE_VALUE.match(severity) and not _CEF_SEVERITY.match(severity) \
+            and severity not in CEF_SEVERITY_NAMES:
         where = _join(_join(path, "cef"), "severity") if _given(cef, "severity") is not None else \
             _key(_join(path, "extra_labels"), "cef.severity")
-        ctx.error(where, "CEF severity %s: must be a number from 0 to 10 (the CEF header's range), or a "
-                         "{{ field }} template" % _show(severity))
+        ctx.error(where, "CEF severity %s: must be a number from 0 to 10 (the CEF header's range), one of the "
+                         "names log-shipper maps (%s) or a {{ field }} template"
+                  % (_show(severity), ", ".join(CEF_SEVERITY_NAMES)))
     return dict((k, labels[k]) for k in sorted(labels))
 
 
-# CEF header severity: an integer 0-10 (ArcSight CEF format; Vector's cef codec refuses others).
+# CEF header severity: an integer 0-10 (ArcSight CEF format; Vector's cef codec refuses others), or a name
+# log-shipper maps to one (deckhouse/deckhouse modules/460-log-shipper/hooks/internal/vrl/codecs.go, exact case).
 _CEF_SEVERITY = re.compile(r"^(?:[0-9]|10)$")
+CEF_SEVERITY_NAMES = ("Debug", "Informational", "Notice", "Warning", "Error", "Critical", "Emergency")
 _TEMPLATE_VALUE = re.compile(r"^\{\{\s*[^{}\s]+\s*\}\}$")
 
 

@@ -121,8 +121,9 @@ def test_cef_severity_outside_0_to_10_is_refused():
             spec["extra_labels"] = {"cef.severity": value}
         return ls.build([spec], [], PROFILE)["objects"][0]["spec"]["extraLabels"]["cef.severity"]
 
-    assert [severity(v) for v in (0, 1, "10", "{{ level }}")] == ["0", "1", "10", "{{ level }}"]
-    for value, where in ((11, "cef"), ("high", "cef"), (-1, "cef"), ("05", "cef"), ("high", "extra_labels")):
+    assert [severity(v) for v in (0, 1, "10", "{{ level }}", "Notice")] == ["0", "1", "10", "{{ level }}", "Notice"]
+    for value, where in ((11, "cef"), ("high", "cef"), (-1, "cef"), ("05", "cef"), ("notice", "cef"),
+                         ("high", "extra_labels")):
         try:
             severity(value, where)
         except ls.LogShipperError as exc:
