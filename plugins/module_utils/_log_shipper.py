@@ -51,7 +51,7 @@ ROLE_LABEL = "auditops.deckhouse/role"
 DEFAULT_OWNER = "kuma_log_shipper"
 # Smallest disk buffer log-shipper accepts (CRD description; not in the schema itself).
 MIN_DISK_BUFFER = 268435488
-SECRET_FIELDS = ("keyFile", "keyPass", "password")
+SECRET_FIELDS = ("keyFile", "keyPass", "password", "token")
 MASK = "********"
 
 
@@ -249,9 +249,13 @@ _QUANTITY_FACTORS = {
 }
 
 DESTINATION_KEYS = ("name", "type", "address", "mode", "codec", "tls", "extra_labels", "cef",
-                    "bootstrap_servers", "topic", "key_field", "sasl", "rate_limit", "buffer")
+                    "bootstrap_servers", "topic", "key_field", "sasl", "rate_limit", "buffer",
+                    "endpoint", "tenant_id", "auth")
 SOCKET_ONLY = ("address", "mode")
 KAFKA_ONLY = ("bootstrap_servers", "topic", "key_field", "sasl")
+LOKI_ONLY = ("endpoint", "tenant_id", "auth")
+AUTH_KEYS = ("strategy", "user", "password", "token")
+_URL = re.compile(r"^(?P<scheme>https?)://(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\s\[\]]+))(?::(?P<port>[0-9]+))?(?:/\S*)?$")
 TLS_KEYS = ("verify_certificate", "verify_hostname", "ca", "client_cert", "client_key", "key_pass")
 CEF_KEYS = ("name", "severity")
 SASL_KEYS = ("mechanism", "username", "password")
@@ -661,8 +665,8 @@ def _build_buffer(ctx, spec, path, profile):
 def default_destination_name(spec):
     """kuma-<mode>-<codec> for sockets, kuma-kafka for Kafka (the seed examples' names)."""
     dtype = _norm(_given(spec, "type") or "socket")
-    if dtype == "kafka":
-        return "kuma-kafka"
+    if dtype in ("kafka", "loki"):
+        return "kuma-" + dtype
     return "kuma-%s-%s" % (_norm(_given(spec, "mode") or "tcp"), _norm(_given(spec, "codec") or "json"))
 
 
@@ -681,6 +685,14 @@ def endpoints(destinations):
         elif dtype == "kafka":
             servers = _given(spec, "bootstrap_servers")
             addresses, protocol = (servers if isinstance(servers, list) else []), "tcp"
+        elif dtype == "loki":
+            try:
+                host, port = parse_url(_given(spec, "endpoint"))
+            except ValueError:
+                continue
+            found.append({"destination": name, "address": spec["endpoint"], "host": host, "port": port,
+                          "protocol": "tcp"})
+            continue
         else:
             continue
         for address in addresses:
@@ -761,6 +773,10 @@ def _build_destination(ctx, spec, profile, path, owner):
     dtype = _norm(_given(spec, "type") or "socket")
     endpoints = []
     body = {}
+    if dtype in ("socket", "kafka"):
+        for key in LOKI_ONLY:
+            if _given(spec, key) is not None:
+                ctx.error(_join(path, key), "only for type loki")
     if dtype == "socket":
         for key in KAFKA_ONLY:
             if _given(spec, key) is not None:
@@ -835,9 +851,13 @@ def _build_destination(ctx, spec, profile, path, owner):
             if block:
                 kafka["tls"] = block
         body = {"type": "Kafka", "kafka": kafka}
+    elif dtype == "loki":
+        codec = None
+        body = {"type": "Loki", "loki": _build_loki(ctx, spec, path, name, endpoints)}
     else:
         codec = None
-        ctx.error(_join(path, "type"), "unsupported destination type %s; supported: socket, kafka" % _show(_given(spec, "type")))
+        ctx.error(_join(path, "type"), "unsupported destination type %s; supported: socket, kafka, loki"
+                  % _show(_given(spec, "type")))
     labels = _build_extra_labels(ctx, spec, path, codec)
     if labels:
         body["extraLabels"] = labels
@@ -853,6 +873,61 @@ def _build_destination(ctx, spec, profile, path, owner):
     return obj, endpoints
 
 
+def parse_url(value):
+    """'http(s)://host[:port][/path]' -> (host, port); ValueError says what is wrong."""
+    match = _URL.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("%s is not an http:// or https:// URL with a host" % _show(value))
+    port = int(match.group("port")) if match.group("port") else (443 if match.group("scheme") == "https" else 80)
+    if not 1 <= port <= 65535:
+        raise ValueError("port %d in %s is out of range 1-65535" % (port, _show(value)))
+    return match.group("v6") or match.group("host"), port
+
+
+def _build_loki(ctx, spec, path, name, endpoints):
+    for key in SOCKET_ONLY + KAFKA_ONLY + ("codec", "cef"):
+        if _given(spec, key) is not None:
+            ctx.error(_join(path, key), "not for type loki")
+    endpoint = _as_str(ctx, _given(spec, "endpoint"), _join(path, "endpoint"), required=True)
+    if endpoint is not None:
+        try:
+            host, port = parse_url(endpoint)
+            endpoints.append({"destination": name, "address": endpoint, "host": host, "port": port, "protocol": "tcp"})
+        except ValueError as exc:
+            ctx.error(_join(path, "endpoint"), str(exc))
+    loki = {"endpoint": endpoint}
+    tenant = _as_str(ctx, _given(spec, "tenant_id"), _join(path, "tenant_id"))
+    if tenant:
+        loki["tenantID"] = tenant
+    auth = _as_dict(ctx, _given(spec, "auth"), _join(path, "auth"), AUTH_KEYS)
+    if auth is not None:
+        apath = _join(path, "auth")
+        strategy = "Bearer" if _norm(_given(auth, "strategy") or "basic") == "bearer" else "Basic"
+        if _norm(_given(auth, "strategy") or "basic") not in ("basic", "bearer"):
+            ctx.error(_join(apath, "strategy"), "must be basic or bearer")
+        # Written although the API server would default it: the stored object then equals ours.
+        out = {"strategy": strategy}
+        if strategy == "Basic":
+            if _given(auth, "token") is not None:
+                ctx.error(_join(apath, "token"), "only for strategy bearer")
+            out["user"] = _as_str(ctx, _given(auth, "user"), _join(apath, "user"), required=True)
+            password = _as_str(ctx, _given(auth, "password"), _join(apath, "password"), required=True)
+            if password is not None:
+                # The CRD wants the Basic password base64-encoded; users give it in plain text.
+                out["password"] = base64.b64encode(password.encode("utf-8")).decode("ascii")
+        else:
+            for key in ("user", "password"):
+                if _given(auth, key) is not None:
+                    ctx.error(_join(apath, key), "only for strategy basic")
+            out["token"] = _as_str(ctx, _given(auth, "token"), _join(apath, "token"), required=True)
+        loki["auth"] = out
+    if _given(spec, "tls") is not None:
+        block, _verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=False)
+        if block:
+            loki["tls"] = block
+    return loki
+
+
 def _warn_inline_secrets(ctx, body, path, profile):
     """Secrets end up in the cluster-wide object when the CRD offers no reference to a Secret."""
     block = body.get(body.get("type", "").lower()) if isinstance(body.get("type"), str) else None
@@ -864,6 +939,12 @@ def _warn_inline_secrets(ctx, body, path, profile):
         ctx.warn(_join(path, "tls"), "this %s CRD version has no tls.secretRef, so the client key%s is stored inline in "
                                      "the cluster-wide ClusterLogDestination, readable by anyone allowed to read "
                                      "those objects" % (profile.name, " and its passphrase" if "keyPass" in client else ""))
+    auth = block.get("auth") or {}
+    if "password" in auth or "token" in auth:
+        ctx.warn(_join(path, "auth"), "the ClusterLogDestination CRD has no Secret reference for %s credentials, so the "
+                                      "%s is stored inline in the cluster-wide object, readable by anyone allowed to "
+                                      "read ClusterLogDestination objects"
+                 % (body["type"], "password" if "password" in auth else "token"))
     if "password" in (block.get("sasl") or {}):
         ctx.warn(_join(path, "sasl"), "the ClusterLogDestination CRD has no Secret reference for SASL credentials, so "
                                       "the password is stored inline in the cluster-wide object, readable by anyone "

@@ -59,9 +59,9 @@ options:
         type: str
       type:
         description:
-          - Destination type. Defaults to C(socket).
+          - Destination type. Defaults to C(socket). C(loki) (version 0.2.0) sends to a Loki push endpoint.
         type: str
-        choices: [socket, kafka]
+        choices: [socket, kafka, loki]
       address:
         description:
           - KUMA collector as C(host:port) (C([ipv6]:port)); socket destinations only.
@@ -141,6 +141,31 @@ options:
             type: str
           password:
             description: SASL password.
+            type: str
+      endpoint:
+        version_added: 0.2.0
+        description: Loki base URL (C(http://) or C(https://)); required for C(loki).
+        type: str
+      tenant_id:
+        version_added: 0.2.0
+        description: Loki tenant ID (C(tenantID)).
+        type: str
+      auth:
+        version_added: 0.2.0
+        description: Loki authentication.
+        type: dict
+        suboptions:
+          strategy:
+            description: C(basic) (default, with O(destinations[].auth.user) and O(destinations[].auth.password)) or C(bearer) (with O(destinations[].auth.token)).
+            type: str
+          user:
+            description: Basic user name.
+            type: str
+          password:
+            description: Basic password in plain text (it is base64-encoded for the CRD).
+            type: str
+          token:
+            description: Bearer token.
             type: str
       rate_limit:
         description: Rate limit (C(spec.rateLimit)).
@@ -615,7 +640,15 @@ TLS_SPEC = dict(
 )
 DESTINATION_SPEC = dict(
     name=dict(type='str'),
-    type=dict(type='str', choices=['socket', 'kafka']),
+    type=dict(type='str', choices=['socket', 'kafka', 'loki']),
+    endpoint=dict(type='str'),
+    tenant_id=dict(type='str'),
+    auth=dict(type='dict', options=dict(
+        strategy=dict(type='str'),
+        user=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        token=dict(type='str', no_log=True),
+    )),
     address=dict(type='str'),
     mode=dict(type='str', choices=['tcp', 'udp']),
     codec=dict(type='str'),
@@ -743,8 +776,8 @@ def _present(module, params, result):
         elif params['follow_audit_settings']:
             output, directory = engine.audit_log_settings(apply_engine.read_module_config(api))
             result['audit_log'] = dict(output=output, path=directory)
-            sources = engine.follow_audit_log(sources, output, directory, path="ModuleConfig control-plane-manager "
-                                                                              "spec.settings.apiserver.auditLog")
+            where = "ModuleConfig control-plane-manager spec.settings.apiserver.auditLog"
+            sources = engine.follow_audit_log(sources, output, directory, path=where)
         built = engine.build(params['destinations'], sources, profile,
                              prefix=params['error_path_prefix'], owner=params['owner'])
         scrubber = apply_engine.Scrubber(built['objects'])

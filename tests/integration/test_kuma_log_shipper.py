@@ -256,6 +256,8 @@ def test_secrets_reach_the_cluster_byte_for_byte(k8s_cluster, run_role, kuma_lis
             {"name": "kuma-it-s-tcp-cef", "address": address, "codec": "cef", "tls": tls},
             {"name": "kuma-it-s-kafka", "type": "kafka", "bootstrap_servers": [address], "topic": "k8s-audit",
              "sasl": {"mechanism": "plain", "username": "shipper", "password": "audit"}, "tls": tls},
+            {"name": "kuma-it-s-loki", "type": "loki", "endpoint": "http://%s" % address,
+             "auth": {"user": "kuma", "password": "audit"}},
         ],
         "kuma_log_shipper_sources": [{"name": "kuma-it-s-audit", "include": ["/var/log/kube-audit/audit.log"]}],
     }
@@ -269,9 +271,11 @@ def test_secrets_reach_the_cluster_byte_for_byte(k8s_cluster, run_role, kuma_lis
     assert kafka["sasl"] == {"mechanism": "PLAIN", "username": "shipper", "password": "audit"}
     assert kafka["topic"] == "k8s-audit"
     assert kafka["tls"]["clientCrt"]["keyFile"] == _b64(key) and kafka["tls"]["clientCrt"]["keyPass"] == _b64("kuma")
+    loki = get(k8s_cluster, "ClusterLogDestination", "kuma-it-s-loki")["spec"]["loki"]
+    assert loki == {"endpoint": "http://" + address, "auth": {"strategy": "Basic", "user": "kuma", "password": _b64("audit")}}
     source = get(k8s_cluster, "ClusterLoggingConfig", "kuma-it-s-audit")
     assert source["spec"]["file"]["include"] == ["/var/log/kube-audit/audit.log"]
-    assert source["spec"]["destinationRefs"] == ["kuma-it-s-tcp-cef", "kuma-it-s-kafka"]
+    assert source["spec"]["destinationRefs"] == ["kuma-it-s-tcp-cef", "kuma-it-s-kafka", "kuma-it-s-loki"]
     assert source["metadata"]["labels"] == {ls.MANAGED_BY_LABEL: ls.MANAGED_BY_VALUE, ls.ROLE_LABEL: "it_secret"}
     # Every stored object equals, field for field, what the engine builds from the same input.
     for obj in built_objects(k8s_cluster, variables):
@@ -286,13 +290,17 @@ def test_no_secret_in_any_output_at_vvvv_diff(k8s_cluster, run_role, kuma_listen
     """Issue 18 item 2: every kuma_log_shipper path that takes a secret, at -vvvv --diff, with the default
     and the JSON callback; nothing printed may hold a secret in plain, base64 or PEM form."""
     address = "127.0.0.1:%d" % kuma_listener
-    password, key_pass = "Sasl-Pw-7f3c9a1e", "Key-Pass-90qx2z"
+    password, key_pass, token = "Sasl-Pw-7f3c9a1e", "Key-Pass-90qx2z", "Loki-Token-3kd93ja"
     tls = {"ca": k8s_cluster.ca_file, "client_cert": k8s_cluster.client_cert, "client_key": _pem(k8s_cluster.client_key),
            "key_pass": key_pass}
     destinations = [
         {"name": "it-leak-tcp", "address": address, "codec": "json", "tls": tls},
         {"name": "it-leak-kafka", "type": "kafka", "bootstrap_servers": [address], "topic": "k8s-audit",
          "sasl": {"mechanism": "scram-sha-512", "username": "shipper", "password": password}, "tls": tls},
+        {"name": "it-leak-loki", "type": "loki", "endpoint": "http://" + address, "auth": {"strategy": "bearer",
+                                                                                          "token": token}},
+        {"name": "it-leak-loki-basic", "type": "loki", "endpoint": "http://" + address,
+         "auth": {"user": "shipper", "password": password}},
     ]
     base = {"kuma_log_shipper_owner": "it_leak", "kuma_log_shipper_destinations": destinations,
             "kuma_log_shipper_sources": [{"name": "it-leak-audit"}]}
@@ -312,7 +320,8 @@ def test_no_secret_in_any_output_at_vvvv_diff(k8s_cluster, run_role, kuma_listen
     ]
     key = _pem(k8s_cluster.client_key)
     forms = {"password": password, "password base64": _b64(password), "key_pass": key_pass,
-             "key_pass base64": _b64(key_pass), "key PEM base64": _b64(key.strip() + "\n")}
+             "key_pass base64": _b64(key_pass), "key PEM base64": _b64(key.strip() + "\n"), "token": token,
+             "token base64": _b64(token)}
     for number, line in enumerate(line for line in key.splitlines() if line and not line.startswith("-----")):
         forms["key PEM line %d" % number] = line
     # Every path with the default callback; the JSON callback (every result in full) on a write, a dry run

@@ -163,3 +163,31 @@ def test_audit_log_source_follows_the_module_config():
             assert exc.errors[0].startswith("audit_log.path: "), exc.errors
         else:
             raise AssertionError(bad)
+
+
+def test_loki_destination():
+    """Issue 16 item 1 (Loki only so far): endpoint, tenant, Basic (password base64) or Bearer auth, TLS."""
+    built = ls.build([{"type": "loki", "endpoint": "http://loki.d8-monitoring:3100", "tenant_id": "t1",
+                       "auth": {"user": "u", "password": "pw"}},
+                      {"type": "loki", "name": "l2", "endpoint": "https://loki.example.com",
+                       "auth": {"strategy": "bearer", "token": "tok"}, "tls": {"verify_hostname": False}}], None, PROFILE)
+    assert built["objects"][0]["spec"] == {"type": "Loki", "loki": {
+        "endpoint": "http://loki.d8-monitoring:3100", "tenantID": "t1",
+        "auth": {"strategy": "Basic", "user": "u", "password": base64.b64encode(b"pw").decode()}}}
+    assert built["objects"][1]["spec"]["loki"]["auth"] == {"strategy": "Bearer", "token": "tok"}
+    assert built["objects"][1]["spec"]["loki"]["tls"] == {"verifyHostname": False}
+    assert [e["port"] for e in built["endpoints"]] == [3100, 443]
+    assert ls.mask_secrets(built["objects"][1])["spec"]["loki"]["auth"]["token"] == "********"
+    assert any(w.startswith("destinations[1].auth:") and "token" in w for w in built["warnings"])
+    for bad, error in (({"type": "loki"}, "destinations[0].endpoint: required"),
+                       ({"type": "loki", "endpoint": "loki:3100"}, "destinations[0].endpoint: \"loki:3100\" is not"),
+                       ({"type": "loki", "endpoint": "http://l", "codec": "json"}, "destinations[0].codec: not for type loki"),
+                       ({"type": "loki", "endpoint": "http://l", "auth": {"strategy": "bearer", "user": "x"}},
+                        "destinations[0].auth.user: only for strategy basic"),
+                       ({"address": "k:5140", "endpoint": "http://l"}, "destinations[0].endpoint: only for type loki")):
+        try:
+            ls.build([bad], [], PROFILE)
+        except ls.LogShipperError as exc:
+            assert exc.errors[0].startswith(error), exc.errors
+        else:
+            raise AssertionError(bad)
