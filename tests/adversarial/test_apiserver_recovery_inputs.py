@@ -45,3 +45,16 @@ def test_a_bad_input_stops_the_role_before_the_manifest_is_touched(master, name,
     after = snapshot(str(master["tmp"]))
     assert {k: v for k, v in after.items() if "adversarial-" not in k} == \
         {k: v for k, v in before.items() if "adversarial-" not in k}
+
+
+def test_every_option_as_a_string_like_e_and_surveys_send(master):
+    """Issue 18 item 8: what ``-e name=value`` and AWX surveys send (strings) is converted once at entry."""
+    strings = {"apiserver_recovery_strip": "--audit-*", "apiserver_recovery_healthy_status": "200,401,403",
+               "apiserver_recovery_validate_certs": "false", "apiserver_recovery_force": "false",
+               "apiserver_recovery_probe_timeout": "1", "apiserver_recovery_wait_timeout": "1",
+               "apiserver_recovery_wait_delay": "1", "apiserver_recovery_restart_grace": "0",
+               "apiserver_recovery_log_lines": "5"}
+    before = snapshot(master["dir"])
+    run = run_role(master["tmp"], "apiserver_recovery", master["vars"], check=True, extra_vars_as_strings=strings)
+    assert run.rc == 0, run
+    assert snapshot(master["dir"]) == before
