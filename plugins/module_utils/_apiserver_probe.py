@@ -22,6 +22,8 @@ import time
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import urlsplit
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import TextError
+
 try:
     import yaml
     HAS_YAML = True
@@ -30,7 +32,7 @@ except ImportError:
     HAS_YAML = False
 
 
-class ProbeError(ValueError):
+class ProbeError(TextError):
     """A kubeconfig or connection setting that cannot be used; the message names the field."""
 
 

@@ -36,6 +36,7 @@ import json
 import math
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, PathError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (
     INT64_MAX, INT64_MIN, dump as yaml_dump, go_resolve_plain)
 
@@ -131,17 +132,28 @@ SENSITIVE_RESOURCES = (
 )
 
 
-class PolicyError(ValueError):
+class PolicyError(PathError):
     """Bad input to the engine itself (not a policy verdict): names the offending field."""
-
-    def __init__(self, path, message):
-        ValueError.__init__(self, "%s: %s" % (path, message) if path else message)
-        self.path = path
-        self.message = message
 
 
 def finding(severity, code, path, message):
     return {"severity": severity, "code": code, "path": path, "message": message}
+
+
+def refusal(findings, fallback="refused", within=""):
+    """The findings that refuse a policy as one ``Error`` of (path, message), the path not repeated in the
+    message (kube-apiserver's own messages start with it). ``within`` prefixes each path (``policy_yaml``)."""
+    problems = []
+    for item in findings or [{"path": "", "message": fallback}]:
+        path, message = item["path"], item["message"]
+        if path and message.startswith(path + ": "):
+            message = message[len(path) + 2:]
+        elif path and message.startswith(path):
+            message = message[len(path):].lstrip(": ") or message
+        if within:
+            path = "%s.%s" % (within, path) if path else within
+        problems.append((path, message))
+    return Error(problems)
 
 
 # --- versions -------------------------------------------------------------------------------

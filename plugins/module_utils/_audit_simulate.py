@@ -41,6 +41,7 @@ import sys
 import time
 import zlib
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detection_coverage
 
@@ -82,13 +83,8 @@ _KEY_RESPONSE_OBJECT = b',"responseObject":'
 _KEY_RECEIVED = b',"requestReceivedTimestamp":'
 
 
-class SimulationError(ValueError):
+class SimulationError(PathError):
     """A problem with the input: ``path`` names the option or file, ``message`` says what is wrong."""
-
-    def __init__(self, path, message):
-        super(SimulationError, self).__init__("%s: %s" % (path, message))
-        self.path = path
-        self.message = message
 
 
 class Candidate(object):

@@ -29,6 +29,7 @@ except ImportError:  # diffs fall back to JSON
     yaml = None
     HAS_YAML = False
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import ListError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
 from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import validate as validate_schema
 
@@ -69,12 +70,8 @@ CONVERSIONS = {
 _MISSING = object()
 
 
-class SettingsError(ValueError):
+class SettingsError(ListError):
     """Input that cannot be planned; ``errors`` holds one 'path: message' string per problem."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super(SettingsError, self).__init__("; ".join(self.errors))
 
 
 # --- small helpers --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __metaclass__ = type
 import copy
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _falco_rules as falco
 
 GROUP = "deckhouse.io"
@@ -243,13 +244,8 @@ APISERVER_ALERTS = [
 ]
 
 
-class DetectionError(ValueError):
+class DetectionError(PathError):
     """``path`` names the option, ``message`` says what is wrong."""
-
-    def __init__(self, path, message):
-        super(DetectionError, self).__init__("%s: %s" % (path, message))
-        self.path = path
-        self.message = message
 
 
 def select(ids=None, path="detections"):

@@ -27,6 +27,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
+
 # The fields the k8saudit plugin exports: falcosecurity/plugins plugins/k8saudit/pkg/k8saudit/fields.go
 # (``Fields()``) and the field table of plugins/k8saudit/README.md (which adds ka.sourceips and
 # ka.cluster.name, exported by newer plugin versions). Fields marked ArgRequired there take ``[arg]``.
@@ -71,13 +73,12 @@ _SYMBOLS = ("==", "!=", "<=", ">=", "=", "<", ">", "(", ")", ",", "[", "]")
 PRIORITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG")
 
 
-class FalcoRuleError(ValueError):
+class FalcoRuleError(PathError):
     """``where`` names the rule, macro or list ("rule 'X'"), ``message`` says what is wrong."""
 
-    def __init__(self, where, message):
-        super(FalcoRuleError, self).__init__("%s: %s" % (where, message))
-        self.where = where
-        self.message = message
+    @property
+    def where(self):
+        return self.path
 
 
 class _Token(object):

@@ -26,6 +26,8 @@ import signal
 import subprocess
 import tempfile
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import TextError
+
 DEFAULT_EXECUTABLE = "/opt/kaspersky/kesl/bin/kesl-control"
 # Kept for playbooks written for 0.1.0; both mean the text and INI forms (see the doc fragment).
 OUTPUT_FORMATS = ("auto", "text")
@@ -129,11 +131,11 @@ def node_name():
     return platform.node() or "this node"
 
 
-class KeslError(Exception):
+class KeslError(TextError):
     """A failed ``kesl-control`` call or output that cannot be understood."""
 
     def __init__(self, message, rc=None, cmd=None, stdout="", stderr=""):
-        Exception.__init__(self, message)
+        super(KeslError, self).__init__(message)
         self.msg = message
         self.rc = rc
         self.cmd = cmd
@@ -149,11 +151,12 @@ class KeslError(Exception):
         return self.rc == NOT_RUNNING
 
     def as_dict(self):
-        return {"msg": self.msg, "rc": self.rc, "cmd": self.cmd, "stdout": self.stdout, "stderr": self.stderr,
+        """The call's context a failing module returns beside the failure keys."""
+        return {"rc": self.rc, "cmd": self.cmd, "stdout": self.stdout, "stderr": self.stderr,
                 "policy_locked": self.policy_locked, "kesl_not_running": self.not_running}
 
 
-class KeslInputError(ValueError):
+class KeslInputError(TextError):
     """Bad module input; the message names the field (``exclusions[2].path: ...``)."""
 
 

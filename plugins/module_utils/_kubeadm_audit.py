@@ -20,6 +20,7 @@ import hashlib
 import posixpath
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import ListError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
     HAS_YAML,
     dump_manifest,
@@ -66,12 +67,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_FLAG_INT = 2147483647
 
 
-class KubeadmAuditError(ValueError):
+class KubeadmAuditError(ListError):
     """Input that cannot be applied; ``errors`` holds one 'path: message' string per problem."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super(KubeadmAuditError, self).__init__("; ".join(self.errors))
 
 
 # kubeconfig user fields that hold a credential (k8s.io/client-go/tools/clientcmd/api/v1 AuthInfo).

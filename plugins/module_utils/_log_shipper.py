@@ -26,6 +26,7 @@ import binascii
 import os
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import ListError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import (
     show as _show, trim_crd, type_name as _type_name, unchecked_rules, validate as _validate_schema)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump as yaml_dump, scalar as yaml_scalar
@@ -55,12 +56,8 @@ SECRET_FIELDS = ("keyFile", "keyPass", "password", "token")
 MASK = "********"
 
 
-class LogShipperError(ValueError):
+class LogShipperError(ListError):
     """Input or schema errors; ``errors`` holds one 'path: message' string per problem."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super(LogShipperError, self).__init__("; ".join(self.errors))
 
 
 # --------------------------------------------------------------------------------------------

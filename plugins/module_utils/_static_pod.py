@@ -18,6 +18,7 @@ import json
 import posixpath
 import re
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
@@ -84,12 +85,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH_IN_VALUE = re.compile(r"(?:^|[,=:;\s])(/[^,=:;\s]*)")
 
 
-class ManifestError(ValueError):
+class ManifestError(PathError):
     """A manifest that cannot be edited; ``field`` is the offending path (``spec.containers[0].args``)."""
 
-    def __init__(self, field, message):
-        self.field = field
-        super(ManifestError, self).__init__("%s: %s" % (field, message) if field else message)
+    @property
+    def field(self):
+        return self.path
 
 
 class StripResult(object):

@@ -163,6 +163,14 @@ deckhouse_checksum:
   returned: success
   type: str
   sample: 5b7c4d2e9f0a18c3d6e4b1a7f2c9d0e3b5a8c1f4d7e0a3b6c9f2e5d8a1b4c7e0
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import os
@@ -170,6 +178,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir, newest_backup
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
     HAS_YAML,
@@ -190,7 +199,7 @@ def _read(module, path, what):
         with open(path, "rb") as handle:
             return handle.read()
     except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: cannot read %s: %s" % (what, path, to_native(exc)))
+        fail_json(module, "%s: cannot read %s: %s" % (what, path, to_native(exc)))
 
 
 def _facts(text):
@@ -206,19 +215,19 @@ def _diff(path, before, after):
 
 def strip(module, path, backup_dir):
     if not os.path.isfile(path):
-        module.fail_json(msg="path: %s does not exist or is not a file" % path)
+        fail_json(module, "path: %s does not exist or is not a file" % path)
     original = _read(module, path, "path")
     try:
         text = original.decode("utf-8")
         new_text, result = strip_manifest(text, module.params["strip"])
         url, checksum = _facts(new_text)
     except UnicodeDecodeError as exc:
-        module.fail_json(msg="path: %s is not UTF-8 text: %s" % (path, to_native(exc)))
+        fail_json(module, "path: %s is not UTF-8 text: %s" % (path, to_native(exc)))
     except ManifestError as exc:
         field = exc.field
         # Pattern errors name the option; manifest errors name the field inside the file.
         prefix = "" if field.startswith("strip[") else "%s: " % path
-        module.fail_json(msg="%s%s" % (prefix, to_native(exc)), field=field)
+        fail_json(module, "%s%s" % (prefix, to_native(exc)))
     out = dict(changed=result.changed, removed_flags=result.removed_flags, removed_volumes=result.removed_volumes,
                backup_path=None, endpoint=url, deckhouse_checksum=checksum)
     if result.changed and module._diff:
@@ -229,22 +238,22 @@ def strip(module, path, backup_dir):
             out["backup_path"] = backup_file(path, backup_dir, data=original)
             atomic_write(path, new_text, expect=original)
         except (IOError, OSError, ValueError) as exc:
-            module.fail_json(msg="writing %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
+            fail_json(module, "writing %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
     module.exit_json(**out)
 
 
 def restore(module, path, backup_dir):
     source = module.params["backup"] or newest_backup(backup_dir, path)
     if not source:
-        module.fail_json(msg="backup: no backup of %s found in backup_dir %s" % (os.path.basename(path), backup_dir))
+        fail_json(module, "backup: no backup of %s found in backup_dir %s" % (os.path.basename(path), backup_dir))
     if not os.path.isfile(source):
-        module.fail_json(msg="backup: %s does not exist or is not a file" % source)
+        fail_json(module, "backup: %s does not exist or is not a file" % source)
     wanted = _read(module, source, "backup")
     try:
         # Never put back something the kubelet could not run as the apiserver.
         url, checksum = _facts(wanted)
     except ManifestError as exc:
-        module.fail_json(msg="backup: %s: %s" % (source, to_native(exc)), field=exc.field)
+        fail_json(module, "backup: %s: %s" % (source, to_native(exc)))
     current = _read(module, path, "path") if os.path.exists(path) else None
     out = dict(changed=current != wanted, removed_flags=[], removed_volumes=[], backup_path=None,
                restored_from=source, endpoint=url, deckhouse_checksum=checksum)
@@ -265,7 +274,7 @@ def restore(module, path, backup_dir):
                 out["backup_path"] = backup_file(path, os.path.join(backup_dir, "replaced"), data=current)
             atomic_write(path, wanted, mode=None if current is not None else 0o600, expect=current)
         except (IOError, OSError, ValueError) as exc:
-            module.fail_json(msg="restoring %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
+            fail_json(module, "restoring %s failed: %s" % (path, to_native(exc)), backup_path=out["backup_path"])
     module.exit_json(**out)
 
 
@@ -281,17 +290,17 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
+        fail_json(module, missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     path = module.params["path"]
     backup_dir = module.params["backup_dir"]
     if os.path.isdir(path):
-        module.fail_json(msg="path: %s is a directory; expected the manifest file" % path)
+        fail_json(module, "path: %s is a directory; expected the manifest file" % path)
     error = check_backup_dir(backup_dir, path)
     if error:
-        module.fail_json(msg="backup_dir: %s" % error)
+        fail_json(module, "backup_dir: %s" % error)
     if module.params["state"] == "stripped":
         if module.params["backup"]:
-            module.fail_json(msg="backup: only used with state=restored")
+            fail_json(module, "backup: only used with state=restored")
         strip(module, path, backup_dir)
     else:
         restore(module, path, backup_dir)

@@ -139,11 +139,20 @@ pids:
   returned: success
   type: list
   elements: int
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError, wait_ready
 from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import (
     connection_argument_spec,
@@ -168,11 +177,11 @@ def main():
     params = module.params
     for name in ("timeout", "delay", "request_timeout"):
         if params[name] < 0:
-            module.fail_json(msg="%s: must be 0 or more, got %d" % (name, params[name]))
+            fail_json(module, "%s: must be 0 or more, got %d" % (name, params[name]))
     if params["interval"] < 1:
-        module.fail_json(msg="interval: must be 1 or more, got %d" % params["interval"])
+        fail_json(module, "interval: must be 1 or more, got %d" % params["interval"])
     if not params["path"].startswith("/"):
-        module.fail_json(msg="path: must start with /, got %r" % params["path"])
+        fail_json(module, "path: must start with /, got %r" % params["path"])
     try:
         conn = resolve_params(params, params["anonymous"])
         for note in conn.notes:
@@ -180,7 +189,7 @@ def main():
         result = wait_ready(conn, params["timeout"], params["interval"], params["delay"], params["path"],
                             params["request_timeout"], params["process_args"])
     except ProbeError as exc:
-        module.fail_json(msg=to_native(exc))
+        fail_json(module, to_native(exc))
     if result["ready"] and not result["readiness_known"]:
         module.warn("%s answered %s to a request without credentials: kube-apiserver runs, but whether it is ready "
                     "cannot be read without credentials" % (result["url"], result["status"]))

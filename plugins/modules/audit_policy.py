@@ -255,6 +255,14 @@ dest:
   returned: when O(dest) is set
   type: str
   sample: /etc/kubernetes/audit-policy.yaml
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import os
@@ -262,6 +270,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
     DEFAULT_KUBERNETES_VERSION,
@@ -273,6 +282,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy i
     check,
     deckhouse_layout,
     preset,
+    refusal,
 )
 
 
@@ -286,14 +296,14 @@ def _source(module):
             with open(path, "rb") as handle:
                 raw = handle.read()
         except (IOError, OSError) as exc:
-            module.fail_json(msg="src: cannot read %s: %s" % (path, to_native(exc)))
+            fail_json(module, "src: cannot read %s: %s" % (path, to_native(exc)))
         try:
             return raw.decode("utf-8"), "src"
         except UnicodeDecodeError as exc:
-            module.fail_json(msg="src: %s is not UTF-8 text: %s" % (path, to_native(exc)))
+            fail_json(module, "src: %s is not UTF-8 text: %s" % (path, to_native(exc)))
     policy = params["policy"]
     if not isinstance(policy, (dict, str)):
-        module.fail_json(msg="policy: must be a mapping or YAML/JSON text, not %s" % type(policy).__name__)
+        fail_json(module, "policy: must be a mapping or YAML/JSON text, not %s" % type(policy).__name__)
     return policy, "policy"
 
 
@@ -301,12 +311,12 @@ def _write(module, dest, text, out):
     current = None
     if os.path.exists(dest):
         if not os.path.isfile(dest):
-            module.fail_json(msg="dest: %s exists and is not a regular file" % dest, **out)
+            fail_json(module, "dest: %s exists and is not a regular file" % dest, **out)
         try:
             with open(dest, "rb") as handle:
                 current = handle.read()
         except (IOError, OSError) as exc:
-            module.fail_json(msg="dest: cannot read %s: %s" % (dest, to_native(exc)), **out)
+            fail_json(module, "dest: cannot read %s: %s" % (dest, to_native(exc)), **out)
     wanted = text.encode("utf-8")
     out["dest"] = dest
     out["changed"] = current != wanted
@@ -316,11 +326,11 @@ def _write(module, dest, text, out):
     if out["changed"] and not module.check_mode:
         directory = os.path.dirname(os.path.abspath(dest))
         if not os.path.isdir(directory):
-            module.fail_json(msg="dest: directory %s does not exist" % directory, **out)
+            fail_json(module, "dest: directory %s does not exist" % directory, **out)
         try:
             atomic_write(dest, wanted)
         except (IOError, OSError) as exc:
-            module.fail_json(msg="dest: writing %s failed: %s" % (dest, to_native(exc)), **out)
+            fail_json(module, "dest: writing %s failed: %s" % (dest, to_native(exc)), **out)
 
 
 def main():
@@ -342,33 +352,28 @@ def main():
     )
     source, origin = _source(module)
     if isinstance(source, str) and not HAS_YAML and not source.lstrip().startswith("{"):
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
+        fail_json(module, missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     try:
         layout = deckhouse_layout(module.params["deckhouse_release"])
         result = check(source, module.params["kubernetes_version"], module.params["target"],
                        module.params["basic_policy"], layout)
     except PolicyError as exc:
-        module.fail_json(msg=to_native(exc), field=exc.path)
+        fail_json(module, to_native(exc))
     data = result.as_dict()
     out = dict(changed=False, apiserver_accepts=data["apiserver_accepts"], apiserver_error=data["apiserver_error"],
                lenient=data["lenient"], findings=data["findings"])
     if module.params["target"] == "deckhouse":
         out["deckhouse_layout"] = layout
     if not result.apiserver_accepts:
-        first = result.errors[0] if result.errors else {"path": "", "message": result.apiserver_error}
-        prefix = "" if first["message"].startswith(first["path"]) else ("%s: " % first["path"] if first["path"] else "")
-        module.fail_json(msg="%s: kube-apiserver %s would not start with this policy: %s%s" % (
-            origin, result.kubernetes_version, prefix, first["message"]) + (
-            " (and %d more errors, see findings)" % (len(result.errors) - 1) if len(result.errors) > 1 else ""), **out)
+        fail_json(module, refusal(result.errors, result.apiserver_error),
+                  "%s: kube-apiserver %s would not start with this policy" % (origin, result.kubernetes_version), **out)
     out.update(policy=data["policy"], policy_yaml=data["policy_yaml"], policy_base64=data["policy_base64"],
                effective_policy=data.get("effective_policy"))
     if "shadowed_rules" in data:
         out["shadowed_rules"] = data["shadowed_rules"]
     if module.params["strict"] and result.blocking:
-        first = result.blocking[0]
-        module.fail_json(msg="%s: %s: %s; kube-apiserver %s would start but silently change the policy "
-                             "(strict=true)" % (origin, first["path"], first["message"], result.kubernetes_version),
-                         **out)
+        fail_json(module, refusal(result.blocking), "%s: kube-apiserver %s would start but silently change the policy "
+                  "(strict=true)" % (origin, result.kubernetes_version), **out)
     for item in result.findings:
         if item["severity"] in ("warning", "error"):
             module.warn("%s: %s" % (item["path"], item["message"]) if item["path"] else item["message"])

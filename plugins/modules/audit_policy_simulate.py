@@ -284,12 +284,21 @@ results:
       retention_limited_by: size
       security:
         secrets_access: {requests: 310, recorded: 310, lost: 0, with_body: 0}
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine
@@ -307,7 +316,7 @@ def _candidates(module):
                 with open(entry["src"], "rb") as handle:
                     policy = handle.read()
             except (IOError, OSError) as exc:
-                module.fail_json(msg="%s.src: cannot read %s: %s" % (where, entry["src"], to_native(exc)))
+                fail_json(module, "%s.src: cannot read %s: %s" % (where, entry["src"], to_native(exc)))
         else:
             policy = entry["policy"]
         candidates.append(simulator.Candidate(entry["name"], policy, entry["target"], entry["basic_policy"]))
@@ -342,10 +351,10 @@ def main():
         report = simulator.simulate(params["log"], _candidates(module), params["kubernetes_version"],
                                     params["rotation"])
     except (simulator.SimulationError, engine.PolicyError) as exc:
-        module.fail_json(msg=to_native(exc))
+        fail_json(module, to_native(exc))
     source = report.input
     if not source["events"]:
-        module.fail_json(msg="log: %s holds no audit events (%d lines%s)" % (
+        fail_json(module, "log: %s holds no audit events (%d lines%s)" % (
             params["log"], source["lines"], _examples(source)), input=source)
     if source["bad_lines"]:
         module.warn("log: skipped %d lines of %s that are not audit.k8s.io Events%s" % (

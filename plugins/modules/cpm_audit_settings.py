@@ -271,16 +271,19 @@ policy_findings:
   type: list
   elements: dict
 errors:
-  description: Every problem found (schema errors with their field path, conflicts), on failure.
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
   returned: failure
   type: list
-  elements: str
-  sample: ["spec.settings.apiserver.auditLog.path: Invalid value: \"/var/log/\": must match '^[a-zA-Z0-9_/.-]+[a-zA-Z0-9_.-]$'"]
+  elements: dict
+  sample: [{"path": "spec.settings.apiserver.auditLog.path", "message": "Invalid value: \"/var/log/\": must match '^[a-zA-Z0-9_/.-]+[a-zA-Z0-9_.-]$'"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json, split
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings import (
     FIELD_MANAGER,
     OUTPUTS,
@@ -302,14 +305,11 @@ def _check_policy(module, text):
         version = params["kubernetes_version"] or _audit_policy.DEFAULT_KUBERNETES_VERSION
         result = _audit_policy.check(text, version, "deckhouse", params["basic_policy"])
     except _audit_policy.PolicyError as exc:
-        module.fail_json(msg="policy_yaml: %s" % to_native(exc), errors=[to_native(exc)])
+        fail_json(module, Error([("policy_yaml.%s" % exc.path if exc.path else "policy_yaml", exc.message)]))
     findings = result.findings
     if result.blocking or not result.apiserver_accepts:
-        problems = result.blocking or [{"path": "", "message": result.apiserver_error or "refused"}]
-        errors = ["policy_yaml: %s" % (item["message"] if not item["path"] or item["message"].startswith(item["path"])
-                                       else "%s: %s" % (item["path"], item["message"])) for item in problems]
-        module.fail_json(msg="policy_yaml refused, nothing to apply: %s" % errors[0], errors=errors,
-                         policy_findings=findings)
+        fail_json(module, _audit_policy.refusal(result.blocking, result.apiserver_error or "refused", "policy_yaml"),
+                  "policy_yaml refused, nothing changed", policy_findings=findings)
     return result.policy_yaml, findings
 
 
@@ -342,7 +342,7 @@ def main():
         secret_plan = plan_secret(params["existing_secret"], params["state"], policy_yaml, params["field_manager"],
                                   params["force_conflicts"])
     except SettingsError as exc:
-        module.fail_json(msg="input rejected, nothing to apply: %s" % to_native(exc), errors=exc.errors)
+        fail_json(module, exc, "input refused, nothing changed")
     for warning in mc_plan.pop("warnings") + secret_plan.pop("warnings"):
         module.warn(warning)
     errors = mc_plan.pop("errors") + secret_plan.pop("errors")
@@ -351,9 +351,7 @@ def main():
     out = dict(changed=mc_plan["changed"] or secret_plan["changed"], module_config=mc_plan, secret=secret_plan,
                rollback=rollback, policy_findings=findings, rollout={"expected": expected, "reason": reason})
     if errors:
-        module.fail_json(msg="refused, nothing to apply: %s%s" % (errors[0], " (and %d more, see errors)"
-                                                                  % (len(errors) - 1) if len(errors) > 1 else ""),
-                         errors=errors, **out)
+        fail_json(module, Error([split(text) for text in errors]), "refused, nothing changed", **out)
     if module._diff and out["changed"]:
         out["diff"] = diff(mc_plan, secret_plan)
     module.exit_json(**out)

@@ -153,6 +153,14 @@ files:
   returned: when O(dest_dir) is set
   type: list
   elements: dict
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import os
@@ -161,6 +169,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detections as engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import dump
 
@@ -241,7 +250,7 @@ def main():
             if params['target'] == 'kubeadm' else []
         module_config = engine.module_config(params['module_settings']) if params['target'] == 'deckhouse' else None
     except engine.DetectionError as exc:
-        module.fail_json(msg="detections rejected, nothing changed: %s" % exc, path=exc.path)
+        fail_json(module, exc, "detections refused, nothing changed")
     chosen = set(params['detections'] or engine.DETECTION_IDS)
     result = dict(
         changed=False, objects=objects, falco_rules=falco_rules, module_config=module_config,
@@ -255,7 +264,7 @@ def main():
         prune, foreign = engine.plan_prune(objects, params['existing'], owner=params['owner'])
         result.update(prune=prune if params['prune'] else [], foreign=foreign)
         if foreign and not params['adopt']:
-            module.fail_json(msg="%s already exist(s) without the labels %s; refusing to take over objects this role "
+            fail_json(module, "%s already exist(s) without the labels %s; refusing to take over objects this role "
                                  "does not own (choose another name, or allow adoption)"
                                  % (", ".join("%s/%s" % (ref['kind'], ref['name']) for ref in foreign),
                                     result['label_selector']), **result)
@@ -264,7 +273,7 @@ def main():
             rendered = objects + ([module_config] if module_config else [])
             changed, files, diffs = _render(module, _files(rendered, falco_rules, params['name'], params['owner']), params)
         except (IOError, OSError) as exc:
-            module.fail_json(msg="cannot write to %s: %s" % (params['dest_dir'], exc), **result)
+            fail_json(module, "cannot write to %s: %s" % (params['dest_dir'], exc), **result)
         result.update(changed=changed, files=files)
         if module._diff:
             result['diff'] = diffs

@@ -245,9 +245,18 @@ kesl_not_running:
   description: True when KESL is not running (exit code 64).
   returned: failure
   type: bool
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
     COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, KeslControl, KeslError, KeslInputError, describe_exclusions,
     is_on_demand, node_name, normalize_exclusions, path_key, plan_exclusions, public_exclusion, select_exclusion_tasks)
@@ -346,13 +355,13 @@ def main():
                           tmpdir=module.tmpdir, timeout=module.params["timeout"])
         result = run_module(module, ctl)
     except KeslInputError as err:
-        module.fail_json(msg=str(err), changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
-                         kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
+        fail_json(module, err, changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
+                  kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
     except KeslError as err:
-        details = err.as_dict()
+        context = err.as_dict()
         if ctl.wrote():
-            details["msg"] += "; the tasks before it in the list were already written"
-        module.fail_json(changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **details)
+            err = Error([(err.path, err.message + "; the tasks before it in the list were already written")])
+        fail_json(module, err, changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **context)
     module.exit_json(kesl_calls=ctl.counts(), **result)
 
 

@@ -192,9 +192,18 @@ kesl_not_running:
   description: True when KESL is not running (exit code 64).
   returned: failure
   type: bool
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
     COMMON_ARGUMENT_SPEC, SETTLED_STATES, KeslControl, KeslError, KeslInputError, autostart_from_export, autostart_of,
     export_with_active, find_task, node_name, resolve_tasks)
@@ -348,10 +357,10 @@ def main():
                           tmpdir=module.tmpdir, timeout=module.params["timeout"])
         result = run_module(module, ctl)
     except KeslInputError as err:
-        module.fail_json(msg=str(err), changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
-                         kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
+        fail_json(module, err, changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
+                  kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
     except KeslError as err:
-        module.fail_json(changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
+        fail_json(module, err, changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
     module.exit_json(kesl_calls=ctl.counts(), **result)
 
 

@@ -257,6 +257,14 @@ findings:
   returned: always
   type: list
   elements: dict
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import fnmatch
@@ -266,6 +274,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir, is_inside
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import (
     DEFAULT_LOG_DIR,
@@ -304,31 +313,24 @@ def _read(module, path, what, missing_ok=False):
         with open(path, "rb") as handle:
             return handle.read().decode("utf-8")
     except (IOError, OSError, UnicodeDecodeError) as exc:
-        module.fail_json(msg="%s: cannot read %s: %s" % (what, path, to_native(exc)))
-
-
-def _finding_text(item):
-    # Engine messages of refused policies often start with their field path already.
-    if not item["path"] or item["message"].startswith(item["path"]):
-        return item["message"]
-    return "%s: %s" % (item["path"], item["message"])
+        fail_json(module, "%s: cannot read %s: %s" % (what, path, to_native(exc)))
 
 
 def _check_policy(module, version):
     policy = module.params["policy"]
     if policy is None:
-        module.fail_json(msg="policy: required with state=present", findings=[])
+        fail_json(module, "policy: required with state=present")
     if not isinstance(policy, (dict, str)):
-        module.fail_json(msg="policy: expected a mapping or YAML/JSON text, got %s" % type(policy).__name__, findings=[])
+        fail_json(module, "policy: expected a mapping or YAML/JSON text, got %s" % type(policy).__name__)
     try:
         result = _audit_policy.check(policy, version or _audit_policy.DEFAULT_KUBERNETES_VERSION, "kubeadm")
     except _audit_policy.PolicyError as exc:
-        module.fail_json(msg="policy: %s" % to_native(exc), findings=[])
+        fail_json(module, "policy: %s" % to_native(exc))
     refused = result.blocking if module.params["strict"] else result.errors
     if not result.apiserver_accepts or refused:
-        first = refused[0] if refused else {"path": "", "message": result.apiserver_error}
-        module.fail_json(msg="policy refused, nothing written: %s (kube-apiserver %s)" % (
-            _finding_text(first), result.kubernetes_version), findings=result.findings)
+        fail_json(module, _audit_policy.refusal(refused, result.apiserver_error, "policy"),
+                  "policy refused, nothing changed (kube-apiserver %s)" % result.kubernetes_version,
+                  findings=result.findings)
     return result
 
 
@@ -340,7 +342,7 @@ def _webhook_text(module):
         return dump_yaml(value)
     if isinstance(value, str):
         return value if value.endswith("\n") else value + "\n"
-    module.fail_json(msg="webhook_config: expected a kubeconfig mapping or text, got %s" % type(value).__name__)
+    fail_json(module, "webhook_config: expected a kubeconfig mapping or text, got %s" % type(value).__name__)
 
 
 def _listing(directory):
@@ -388,7 +390,7 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
+        fail_json(module, missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     params = module.params
     # The webhook kubeconfig's credentials are masked in every output (invocation, diff, messages) while the file
     # gets them intact. Only these values, not the whole option: masking short common words would corrupt results.
@@ -396,21 +398,21 @@ def main():
     module.no_log_values.update(secrets)
     path = params["path"]
     if not os.path.isfile(path):
-        module.fail_json(msg="path: %s does not exist or is not a file" % path)
+        fail_json(module, "path: %s does not exist or is not a file" % path)
     error = check_backup_dir(params["backup_dir"], path)
     if error:
-        module.fail_json(msg="backup_dir: %s" % error)
+        fail_json(module, "backup_dir: %s" % error)
     # The engine compares normalised paths; a symlink into the manifests directory is only seen once resolved.
     for option in ("policy_dir", "log_dir"):
         for watched in WATCHED_DIRS + (os.path.dirname(os.path.abspath(path)),):
             if is_inside(params[option], watched):
-                module.fail_json(msg="%s: %s resolves to %s, inside %s, where the kubelet runs every file as a pod"
+                fail_json(module, "%s: %s resolves to %s, inside %s, where the kubelet runs every file as a pod"
                                  % (option, params[option], os.path.realpath(params[option]), watched))
     text = _read(module, path, "path")
     try:
         pod = load_manifest(text)[0]
     except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (path, to_native(exc)), field=exc.field)
+        fail_json(module, "%s: %s" % (path, to_native(exc)))
 
     out = dict(changed=False, policy_path=None, webhook_config_path=None, written_files=[], deleted_files=[],
                backup_path=None, manifest_changed=False, process_args=[], kubeadm_extra_args={},
@@ -447,9 +449,9 @@ def main():
             new_text, info = remove_from_manifest(text)
             deletes = sorted(os.path.join(policy_dir, name) for name, _mtime in _listing(policy_dir))
     except KubeadmAuditError as exc:
-        module.fail_json(msg="refused, nothing written: %s" % to_native(exc), errors=exc.errors, **out)
+        fail_json(module, exc, "refused, nothing changed", **out)
     except ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (path, to_native(exc)), field=exc.field, **out)
+        fail_json(module, "%s: %s" % (path, to_native(exc)), field=exc.field, **out)
 
     new_pod = load_manifest(new_text)[0]
     out.update(manifest_changed=info["changed"], added_flags=info.get("added_flags", []),
@@ -486,7 +488,7 @@ def main():
         except (IOError, OSError, ValueError) as exc:
             # changed says whether anything was written before the failure.
             out.update(changed=bool(done), written_files=[name for name in out["written_files"] if name in done])
-            module.fail_json(msg="writing failed: %s" % to_native(exc), **out)
+            fail_json(module, "writing failed: %s" % to_native(exc), **out)
     module.exit_json(**out)
 
 

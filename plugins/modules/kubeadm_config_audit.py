@@ -114,11 +114,20 @@ cluster_configuration:
   description: The ClusterConfiguration text after the change.
   returned: when RV(found)
   type: str
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import (
     KubeadmAuditError,
     check_extra_args,
@@ -136,12 +145,12 @@ def _existing(module):
     value = module.params["existing"]
     if isinstance(value, list):
         if len(value) > 1:
-            module.fail_json(msg="existing: expected at most one ConfigMap, got %d" % len(value))
+            fail_json(module, "existing: expected at most one ConfigMap, got %d" % len(value))
         value = value[0] if value else None
     if value in (None, {}):
         return None
     if not isinstance(value, dict) or value.get("kind", "ConfigMap") != "ConfigMap":
-        module.fail_json(msg="existing: expected the ConfigMap as read by kubernetes.core.k8s_info")
+        fail_json(module, "existing: expected the ConfigMap as read by kubernetes.core.k8s_info")
     return value
 
 
@@ -156,18 +165,18 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
+        fail_json(module, missing_required_lib("PyYAML"), exception=to_native(YAML_IMPORT_ERROR))
     for index, volume in enumerate(module.params["extra_volumes"]):
         missing = [key for key in ("name", "hostPath", "mountPath") if not volume.get(key)]
         unknown = sorted(set(volume) - set(VOLUME_KEYS))
         if missing or unknown:
-            module.fail_json(msg="extra_volumes[%d]: %s" % (index, "; ".join(
+            fail_json(module, "extra_volumes[%d]: %s" % (index, "; ".join(
                 (["missing %s" % ", ".join(missing)] if missing else []) + (["unknown %s" % ", ".join(unknown)] if unknown else []))))
     if module.params["state"] == "present":
         try:
             check_extra_args(module.params["extra_args"])
         except KubeadmAuditError as exc:
-            module.fail_json(msg="refused: %s" % to_native(exc), errors=exc.errors)
+            fail_json(module, exc, "refused, nothing changed")
     existing = _existing(module)
     if existing is None:
         module.warn("ConfigMap %s/%s does not exist (not a kubeadm cluster?); nothing to update" % (NAMESPACE, NAME))
@@ -175,12 +184,12 @@ def main():
     data = existing.get("data") or {}
     text = data.get(KEY)
     if not isinstance(text, str):
-        module.fail_json(msg="existing.data.%s: missing; the ConfigMap holds no ClusterConfiguration" % KEY)
+        fail_json(module, "existing.data.%s: missing; the ConfigMap holds no ClusterConfiguration" % KEY)
     try:
         new_text, info = update_cluster_configuration(text, module.params["extra_args"], module.params["extra_volumes"],
                                                       module.params["state"])
     except KubeadmAuditError as exc:
-        module.fail_json(msg="existing: %s" % to_native(exc), errors=exc.errors)
+        fail_json(module, exc, "existing")
     metadata = existing.get("metadata") or {}
     out = dict(changed=info["changed"], found=True, api_version=info["api_version"], cluster_configuration=new_text,
                object=None)

@@ -591,12 +591,13 @@ files:
     - path: /srv/gitops/log-shipper/clusterlogdestination-kuma-tcp-json.yml
       action: create
 errors:
-  description: On failure, one message per problem with its field path.
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
   returned: failure
   type: list
-  elements: str
-  sample:
-    - "kuma_log_shipper_destinations[2].address: missing port in \"kuma\": expected 'host:port'"
+  elements: dict
+  sample: [{"path": "kuma_log_shipper_destinations[2].address", "message": "missing port in \"kuma\": expected 'host:port'"}]
 '''
 
 import json
@@ -607,6 +608,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply_engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, as_error, fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
 
 try:
@@ -733,13 +735,13 @@ def _render(module, objects, params):
 def _api_caller(module):
     """api(method, path, query, body, content_type) -> (status, decoded body) over kubernetes.core's client."""
     if K8S_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("kubernetes.core and the kubernetes Python library"),
-                         exception=K8S_IMPORT_ERROR)
+        fail_json(module, missing_required_lib("kubernetes.core and the kubernetes Python library"),
+                  exception=K8S_IMPORT_ERROR)
     auth = dict((key, module.params[key]) for key in AUTH_SPEC if module.params[key] is not None)
     try:
         client = get_api_client(**auth).client
     except Exception as exc:  # pylint: disable=broad-except  # kubeconfig, in-cluster and TLS errors alike
-        module.fail_json(msg="cannot connect to the Kubernetes API, nothing changed: %s" % exc)
+        fail_json(module, "cannot connect to the Kubernetes API, nothing changed: %s" % exc)
 
     def api(method, path, query=None, body=None, content_type=None):
         try:
@@ -749,7 +751,7 @@ def _api_caller(module):
         except DynamicApiError as exc:
             status, data = exc.status, exc.body
         except Exception as exc:  # pylint: disable=broad-except  # connection refused, TLS, timeouts
-            module.fail_json(msg="%s %s failed, stopped there: %s" % (method, path, exc))
+            fail_json(module, "%s %s failed, stopped there: %s" % (method, path, exc))
         if isinstance(data, bytes):
             data = data.decode("utf-8", "replace")
         try:
@@ -759,8 +761,10 @@ def _api_caller(module):
     return api
 
 
-def _fail(module, scrubber, msg, **result):
-    module.fail_json(msg=scrubber.text(msg), **scrubber.deep(result))
+def _fail(module, scrubber, error, what=None, **result):
+    """The collection's failure (msg and errors, _errors.py) with every secret value masked."""
+    masked = Error([(path, scrubber.text(message)) for path, message in as_error(error).problems])
+    fail_json(module, masked, scrubber.text(what) if what else None, **scrubber.deep(result))
 
 
 def _present(module, params, result):
@@ -790,9 +794,9 @@ def _present(module, params, result):
                                    manager=params['field_manager'], adopt=params['adopt'], prune=params['prune'],
                                    force=params['force_conflicts'], check_mode=module.check_mode, scrubber=scrubber)
     except apply_engine.ApplyError as exc:
-        _fail(module, scrubber, "log-shipper apply stopped: %s" % exc, errors=exc.errors, **result)
+        _fail(module, scrubber, exc, "log-shipper apply stopped", **result)
     except engine.LogShipperError as exc:
-        _fail(module, scrubber, "log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors, **result)
+        _fail(module, scrubber, exc, "log-shipper input refused, nothing changed", **result)
     result.update(changed=synced['changed'], changes=synced['changes'], prune=synced['prune'],
                   foreign=synced['foreign'])
     if module._diff:
@@ -833,13 +837,13 @@ def main():
     result = dict(changed=False, objects=[], prune=[], foreign=[], label_selector=engine.label_selector(params['owner']))
     if params['state'] == 'present':
         if params['dest_dir']:
-            module.fail_json(msg="dest_dir: render mode writes files; it cannot be combined with state=present")
+            fail_json(module, "dest_dir: render mode writes files; it cannot be combined with state=present")
         _present(module, params, result)
 
     try:
         _mode(params['file_mode'])
     except ValueError:
-        module.fail_json(msg="file_mode: %r is not an octal mode" % (params['file_mode'],))
+        fail_json(module, "file_mode: %r is not an octal mode" % (params['file_mode'],))
 
     scrubber = apply_engine.Scrubber([])
     try:
@@ -850,7 +854,7 @@ def main():
         built = engine.build(params['destinations'], sources, profile,
                              prefix=params['error_path_prefix'], owner=params['owner'])
     except engine.LogShipperError as exc:
-        module.fail_json(msg="log-shipper input rejected, nothing changed: %s" % exc, errors=exc.errors)
+        fail_json(module, exc, "log-shipper input refused, nothing changed")
 
     objects = built['objects']
     scrubber = apply_engine.Scrubber(objects)

@@ -59,7 +59,8 @@ def messages():
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
             if name == "fail_json":
-                args = [k.value for k in node.keywords if k.arg == "msg"]
+                # module.fail_json(msg=...) or the collection's fail_json(module, error, what) (_errors.py)
+                args = [k.value for k in node.keywords if k.arg in ("msg", "what")] + list(node.args[1:])
             elif name in ERRORS:
                 args = node.args
             else:

@@ -142,7 +142,7 @@ def test_dangerous_pattern_names_the_option(node):
     original = read(node["path"])
     result = run_fail(dict(node["args"], strip=["--audit-*", "*"]))
     assert result["msg"].startswith("strip[1]: ")
-    assert result["field"] == "strip[1]"
+    assert result["errors"][0]["path"] == "strip[1]"
     assert read(node["path"]) == original
 
 

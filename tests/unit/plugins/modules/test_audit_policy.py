@@ -72,14 +72,16 @@ def test_decode_errors_name_the_field():
 
 def test_several_errors_are_counted():
     failed = run_fail({"policy": V1 + "rules:\n- level: Bad\n- {}\n- level: None\n  omitStages: [Never]\n"})
-    assert failed["msg"].endswith("(and 2 more errors, see findings)")
+    assert failed["msg"].endswith("(and 2 more, see errors)")
     assert [item["path"] for item in failed["findings"]] == ["rules[0].level", "rules[1].level", "rules[2].omitStages[0]"]
+    assert [item["path"] for item in failed["errors"]] == ["rules[0].level", "rules[1].level", "rules[2].omitStages[0]"]
 
 
 def test_strict_refuses_silently_changed_policy_and_non_strict_accepts_it():
     failed = run_fail({"policy": TYPO})
-    assert failed["msg"].startswith("policy: rules[0].verb: unknown field")
-    assert "would start but silently change the policy (strict=true)" in failed["msg"]
+    assert failed["msg"].startswith("policy: kube-apiserver 1.33 would start but silently change the policy (strict=true): "
+                                    "rules[0].verb: unknown field")
+    assert failed["errors"][0]["path"] == "rules[0].verb"
     assert failed["apiserver_accepts"] is True and failed["lenient"] is True
     result, warnings = run({"policy": TYPO, "strict": False})
     assert result["lenient"] is True
@@ -98,7 +100,7 @@ def test_version_dependent_group_wildcard():
 def test_bad_kubernetes_version_names_the_option():
     failed = run_fail({"preset": "minimal", "kubernetes_version": "1.20"})
     assert failed["msg"].startswith("kubernetes_version: 1.20 is not supported")
-    assert failed["field"] == "kubernetes_version"
+    assert failed["errors"] == [{"path": "kubernetes_version", "message": failed["msg"][len("kubernetes_version: "):]}]
 
 
 def test_src_file_and_missing_src(tmp_path):

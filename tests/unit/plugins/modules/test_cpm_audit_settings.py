@@ -64,7 +64,7 @@ def test_no_diff_unless_asked_and_no_change_when_applied():
 def test_a_policy_kube_apiserver_refuses_stops_everything():
     bad = POLICY_TEXT.replace("level: Metadata", "level: metadata")
     failure = run_fail({"policy_yaml": bad})
-    assert failure["msg"].startswith("policy_yaml refused, nothing to apply: policy_yaml: rules[0].level: Unsupported value")
+    assert failure["msg"].startswith("policy_yaml refused, nothing changed: policy_yaml.rules[0].level: Unsupported value")
     assert "module_config" not in failure and "secret" not in failure
     assert any(f["severity"] == "error" for f in failure["policy_findings"])
 
@@ -77,9 +77,9 @@ def test_a_policy_kube_apiserver_would_silently_change_is_refused():
 
 def test_schema_errors_fail_with_every_field():
     failure = run_fail({"existing": mc({"apiserver": {"bindToWildcard": "no"}}), "log_path": "/var/log/x/"})
-    assert failure["msg"].startswith("refused, nothing to apply: spec.settings.apiserver.auditLog.path")
+    assert failure["msg"].startswith("refused, nothing changed: spec.settings.apiserver.auditLog.path")
     assert "(and 1 more, see errors)" in failure["msg"]
-    fields = [e.split(":")[0] for e in failure["errors"]]
+    fields = [e["path"] for e in failure["errors"]]
     assert fields == ["spec.settings.apiserver.auditLog.path", "spec.settings.apiserver.bindToWildcard"]
     assert failure["module_config"]["action"] == "apply"  # the plan is shown, but the module failed
 
@@ -111,5 +111,5 @@ def test_disabled_module_config_warns():
 
 def test_bad_existing_is_reported_with_its_path():
     failure = run_fail({"existing": {"kind": "ModuleConfig", "metadata": {"name": "user-authn"}}})
-    assert failure["msg"] == ("input rejected, nothing to apply: existing.metadata.name: expected control-plane-manager, "
+    assert failure["msg"] == ("input refused, nothing changed: existing.metadata.name: expected control-plane-manager, "
                               "got 'user-authn'")

@@ -42,7 +42,7 @@ def test_a_broken_extra_rule_fails_naming_the_rule():
 
 def test_unknown_module_setting_is_refused():
     failed = run_module_fail(detection_rules, {"module_settings": {"auditNamespaces": ["prod"]}})
-    assert failed["path"] == "module_settings.auditNamespaces"
+    assert failed["errors"][0]["path"] == "module_settings.auditNamespaces"
 
 
 def test_refuses_to_take_over_an_unlabelled_object():

@@ -114,7 +114,7 @@ def test_check_mode_writes_nothing_and_shows_the_diff(node):
 def test_a_broken_policy_is_refused_before_any_write(node, policy, message):
     before = snapshot(node.root)
     failure = run_module_fail(kubeadm_audit, node.args(policy=policy))
-    assert "nothing written" in failure["msg"] and message in failure["msg"]
+    assert "nothing changed" in failure["msg"] and message in failure["msg"]
     assert snapshot(node.root) == before
     assert not os.path.exists(node.policy_dir) and not os.path.exists(node.backups)
 
@@ -128,8 +128,9 @@ def test_lenient_policy_passes_only_without_strict(node):
 def test_version_from_the_image_decides(node):
     star = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata", "resources": [{"group": "*"}]}]}
     failure = run_module_fail(kubeadm_audit, node.args(policy=star))
-    assert failure["msg"].startswith("policy refused, nothing written: rules[0].resources.group: Invalid value: \"*\"")
-    assert failure["msg"].endswith("(kube-apiserver 1.31)")
+    assert failure["msg"].startswith("policy refused, nothing changed (kube-apiserver 1.31): policy.rules[0].resources.group: "
+                                     "Invalid value: \"*\"")
+    assert failure["errors"][0]["path"] == "policy.rules[0].resources.group"
     result, _warnings = run(node.args(policy=star, kubernetes_version="1.36"))
     assert result["changed"] and result["kubernetes_version"] == "1.36"
 

@@ -67,11 +67,13 @@ def test_error_paths_use_the_prefix():
                                         {"type": "kafka", "bootstrap_servers": ["k:9092"]}],
                        "error_path_prefix": "kuma_log_shipper_"})
     assert result["errors"] == [
-        "kuma_log_shipper_destinations[1].address: missing port in \"kuma\": expected 'host:port'",
-        'kuma_log_shipper_destinations[1].codec: unknown codec "xml"; this CRD accepts: text, json, syslog, cef, gelf',
-        "kuma_log_shipper_destinations[2].topic: required",
+        {"path": "kuma_log_shipper_destinations[1].address", "message": "missing port in \"kuma\": expected 'host:port'"},
+        {"path": "kuma_log_shipper_destinations[1].codec",
+         "message": 'unknown codec "xml"; this CRD accepts: text, json, syslog, cef, gelf'},
+        {"path": "kuma_log_shipper_destinations[2].topic", "message": "required"},
     ]
-    assert result["msg"].startswith("log-shipper input rejected, nothing changed: kuma_log_shipper_destinations[1].address")
+    assert result["msg"] == ("log-shipper input refused, nothing changed: kuma_log_shipper_destinations[1].address: "
+                             "missing port in \"kuma\": expected 'host:port' (and 2 more, see errors)")
 
 
 def test_ansible_argspec_still_applies():
