@@ -265,9 +265,9 @@ def main():
         result.update(prune=prune if params['prune'] else [], foreign=foreign)
         if foreign and not params['adopt']:
             fail_json(module, "%s already exist(s) without the labels %s; refusing to take over objects this role "
-                                 "does not own (choose another name, or allow adoption)"
-                                 % (", ".join("%s/%s" % (ref['kind'], ref['name']) for ref in foreign),
-                                    result['label_selector']), **result)
+                              "does not own (choose another name, or allow adoption)"
+                              % (", ".join("%s/%s" % (ref['kind'], ref['name']) for ref in foreign),
+                                 result['label_selector']), **result)
     if params['dest_dir']:
         try:
             rendered = objects + ([module_config] if module_config else [])
