@@ -7,6 +7,7 @@
 
 import pytest
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_evaluate
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 
 # --- validation_test.go TestValidatePolicy ---------------------------------------------------
@@ -356,7 +357,7 @@ UNION_CASES = [
 
 @pytest.mark.parametrize("first,second,expected", UNION_CASES)
 def test_upstream_union_stages(first, second, expected):
-    assert ap._union_stages(first, second) == expected
+    assert _audit_evaluate._union_stages(first, second) == expected
 
 
 # TestOmitManagedFields: (policy default, rule override, expected)

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_evaluate
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
@@ -60,7 +61,7 @@ def test_compiled_tables_decide_as_rule_by_rule(version):
     for name, policy in policies():
         decide = ap.compile_policy(policy, parsed)
         for request in requests():
-            expected = ap._evaluate(policy, request, parsed)  # pylint: disable=protected-access
+            expected = _audit_evaluate._evaluate(policy, request, parsed)  # pylint: disable=protected-access
             # Twice: the second answer comes from the filled table.
             for got in (decide(request), decide(request)):
                 assert got.as_dict() == expected.as_dict(), (name, request)
@@ -69,11 +70,11 @@ def test_compiled_tables_decide_as_rule_by_rule(version):
 
 
 def test_the_tables_stay_bounded_and_keep_deciding(monkeypatch):
-    monkeypatch.setattr(ap, "_RULE_CACHE_LIMIT", 3)
+    monkeypatch.setattr(_audit_evaluate, "_RULE_CACHE_LIMIT", 3)
     policy = ap.preset("security")
     decide = ap.compile_policy(policy, ap.parse_version("1.33"))
     for request in requests():
-        assert decide(request).as_dict() == ap._evaluate(policy, request, ap.parse_version("1.33")).as_dict()  # pylint: disable=protected-access
+        assert decide(request).as_dict() == _audit_evaluate._evaluate(policy, request, ap.parse_version("1.33")).as_dict()  # pylint: disable=protected-access
 
 
 def test_evaluator_uses_the_tables():

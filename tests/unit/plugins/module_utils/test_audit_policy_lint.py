@@ -9,6 +9,7 @@ import base64
 import pytest
 import yaml
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_decode
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 
 V1 = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
@@ -186,7 +187,7 @@ def test_refused_policy_findings_are_errors_with_paths():
 def test_kubeadm_target_is_the_policy_itself():
     policy = _policy(CATCH_ALL)
     composition = ap.compose(policy, "kubeadm")
-    assert composition.policy == ap._decode_data(policy) and composition.shadowed == []
+    assert composition.policy == _audit_decode._decode_data(policy) and composition.shadowed == []
 
 
 def test_deckhouse_wraps_user_rules_in_basic_rules():
