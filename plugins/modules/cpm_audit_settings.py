@@ -281,7 +281,6 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json, split
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings import (
