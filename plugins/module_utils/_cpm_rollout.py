@@ -23,6 +23,8 @@ the one it had before the change and is Ready: that is what ``Rollout`` waits fo
 
 from __future__ import annotations
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import TextError
+
 CHECKSUM_ANNOTATION = "control-plane-manager.deckhouse.io/checksum"
 NAMESPACE = "kube-system"
 LABEL_SELECTOR = "component=kube-apiserver"
@@ -33,7 +35,7 @@ DONE = "done"          # a new checksum and Ready
 MISSING = "missing"    # no kube-apiserver pod for this master right now
 
 
-class RolloutError(ValueError):
+class RolloutError(TextError):
     """Input that cannot be followed; the message names the field."""
 
 

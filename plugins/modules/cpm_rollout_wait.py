@@ -136,6 +136,14 @@ api_errors:
   returned: when O(before) is given
   type: list
   elements: str
+errors:
+  description:
+    - On failure, every problem found, in order; C(msg) names the first and how many more there are.
+    - Each has C(path), the option or object field to fix (empty when there is none), and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "rules[1].level", "message": "Required value"}]
 '''
 
 import json
@@ -144,6 +152,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import Client, ProbeError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_rollout import (
     LABEL_SELECTOR,
@@ -189,37 +198,37 @@ def main():
     params = module.params
     for name in ("timeout", "master_timeout", "interval", "request_timeout"):
         if params[name] < 1:
-            module.fail_json(msg="%s: must be 1 or more, got %d" % (name, params[name]))
+            fail_json(module, "%s: must be 1 or more, got %d" % (name, params[name]))
     before = params["before"]
     if before is not None:
         bad = [node for node, value in before.items() if value is not None and not isinstance(value, str)]
         if not before or bad:
-            module.fail_json(msg="before: expected {node: checksum or null} of at least one kube-apiserver pod%s"
-                             % (", got a non-string for %s" % ", ".join(sorted(bad)) if bad else ", got {}"))
+            fail_json(module, "before: expected {node: checksum or null} of at least one kube-apiserver pod%s"
+                      % (", got a non-string for %s" % ", ".join(sorted(bad)) if bad else ", got {}"))
     try:
         conn = resolve_params(params)
         for note in conn.notes:
             module.warn(note)
         client = Client(conn)
     except ProbeError as exc:
-        module.fail_json(msg=to_native(exc))
+        fail_json(module, to_native(exc))
     list_pods = _lister(client, params["request_timeout"])
     try:
         if before is None:
             try:
                 pods = list_pods()
             except (IOError, OSError) as exc:
-                module.fail_json(msg="cannot list the kube-apiserver pods in %s: %s" % (NAMESPACE, to_native(exc)))
+                fail_json(module, "cannot list the kube-apiserver pods in %s: %s" % (NAMESPACE, to_native(exc)))
             module.exit_json(changed=False, checksums=checksums(pods))
         try:
             ok, result = wait(list_pods, before, params["timeout"], params["master_timeout"], params["interval"],
                               time.monotonic, time.sleep)
         except RolloutError as exc:
-            module.fail_json(msg=to_native(exc))
+            fail_json(module, to_native(exc))
         result["checksums"] = dict((m["node"], m["checksum"]) for m in result["masters"])
         result["ready"] = ok
         if not ok:
-            module.fail_json(msg="the rollout did not finish: %s" % result["failure"]["message"], changed=False, **result)
+            fail_json(module, "the rollout did not finish: %s" % result["failure"]["message"], changed=False, **result)
         module.exit_json(changed=False, **result)
     finally:
         client.close()

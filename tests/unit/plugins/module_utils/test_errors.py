@@ -16,6 +16,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils import _errors
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import PolicyError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import SimulationError
+from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_rollout import RolloutError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings import SettingsError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import KeslError, KeslInputError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import KubeadmAuditError
@@ -30,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
     ManifestError("rules[0].level", "Required value"), SettingsError(["rules[0].level: Required value"]),
     KubeadmAuditError(["rules[0].level: Required value"]), LogShipperError(["rules[0].level: Required value"]),
     ProbeError("rules[0].level: Required value"), KeslInputError("rules[0].level: Required value"),
-    KeslError("rules[0].level: Required value", rc=1),
+    KeslError("rules[0].level: Required value", rc=1), RolloutError("rules[0].level: Required value"),
 ])
 def test_every_engine_error_is_the_one_type(error):
     assert isinstance(error, _errors.Error)
