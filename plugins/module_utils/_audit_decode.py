@@ -25,6 +25,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_read imp
     _check_json_values, _compose_first_document, _Fatal, _is_json_text, _JsonFloat, _key_text, _plain_data,
     _read_json, _YamlReader)
 
+
 def _dns1123_subdomain_errors(value):
     errors = []
     if len(value.encode("utf-8")) > 253:

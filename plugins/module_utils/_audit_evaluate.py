@@ -16,6 +16,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_decode i
 
 # --- evaluation (pkg/audit/policy/checker.go) -------------------------------------------------
 
+
 class Decision(object):
     """The audit configuration kube-apiserver applies to one request."""
 

@@ -16,6 +16,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_evaluate
 
 # --- lint -------------------------------------------------------------------------------------
 
+
 def _list_covers(first, later):
     """An earlier list restriction admits everything a later one admits (empty = no restriction)."""
     if not first:

@@ -43,26 +43,42 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import go_resolve_plain  # noqa: F401 (re-exported)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_common import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_common import (  # noqa: F401 (re-exported, see __all__)
     aggregate_message, API_GROUP, API_VERSION, BUILTIN_RESOURCES, DECKHOUSE_LAYOUTS, DEFAULT_KUBERNETES_VERSION,
     FieldError, finding, go_quote, GROUP_WILDCARD_SINCE, INTERNAL_VERSION, KNOWN_VERBS, LENIENT_CODES, LEVEL_RANK,
     LEVELS, LONG_RUNNING_SUBRESOURCES, LONG_RUNNING_VERBS, MIN_KUBERNETES_VERSION, NON_RESOURCE_VERBS,
     parse_version, PolicyError, PRESETS, refusal, REMOVED_GROUPS, REQUEST_KEYS, RESOURCE_VERBS, SENSITIVE_RESOURCES,
     STAGES, STRICT_DECODING_SINCE, TARGETS, _version_text)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_read import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_read import (  # noqa: F401 (re-exported, see __all__)
     HAS_YAML, YAML_IMPORT_ERROR)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_decode import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_decode import (  # noqa: F401 (re-exported, see __all__)
     canonical, GROUP_RESOURCES_FIELDS, load_findings, load_policy, LoadResult, POLICY_FIELDS, RULE_FIELDS,
     to_base64, to_yaml, validate)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_evaluate import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_evaluate import (  # noqa: F401 (re-exported, see __all__)
     compile_policy, Decision, evaluate, evaluator, is_long_running, normalize_request)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_lint import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_lint import (  # noqa: F401 (re-exported, see __all__)
     lint, rule_covers, rules_overlap)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_deckhouse import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_deckhouse import (  # noqa: F401 (re-exported, see __all__)
     compose, Composition, deckhouse_basic_rules, deckhouse_layout, deckhouse_parse, DECKHOUSE_RELEASE_LAYOUTS,
     DECKHOUSE_SERVICE_ACCOUNTS, DECKHOUSE_SYSTEM_NAMESPACES, HookResult)
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_presets import (  # noqa: F401 (re-exported: the engine's public API)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_presets import (  # noqa: F401 (re-exported, see __all__)
     preset)
+
+
+__all__ = [
+    "aggregate_message", "API_GROUP", "API_VERSION", "BUILTIN_RESOURCES", "canonical", "check",
+    "CheckResult", "compile_policy", "compose", "Composition", "Decision", "deckhouse_basic_rules",
+    "deckhouse_layout", "DECKHOUSE_LAYOUTS", "deckhouse_parse", "DECKHOUSE_RELEASE_LAYOUTS",
+    "DECKHOUSE_SERVICE_ACCOUNTS", "DECKHOUSE_SYSTEM_NAMESPACES", "DEFAULT_KUBERNETES_VERSION", "evaluate",
+    "evaluator", "FieldError", "finding", "go_quote", "go_resolve_plain", "GROUP_RESOURCES_FIELDS",
+    "GROUP_WILDCARD_SINCE", "HAS_YAML", "HookResult", "INTERNAL_VERSION", "is_long_running", "KNOWN_VERBS",
+    "LENIENT_CODES", "LEVEL_RANK", "LEVELS", "lint", "load_findings", "load_policy", "LoadResult",
+    "LONG_RUNNING_SUBRESOURCES", "LONG_RUNNING_VERBS", "MIN_KUBERNETES_VERSION", "NON_RESOURCE_VERBS",
+    "normalize_request", "parse_version", "POLICY_FIELDS", "PolicyError", "preset", "PRESETS", "refusal",
+    "REMOVED_GROUPS", "REQUEST_KEYS", "RESOURCE_VERBS", "rule_covers", "RULE_FIELDS", "rules_overlap",
+    "SENSITIVE_RESOURCES", "STAGES", "STRICT_DECODING_SINCE", "TARGETS", "to_base64", "to_yaml", "validate",
+    "YAML_IMPORT_ERROR",
+]
 
 
 # --- everything at once -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ except ImportError as exc:  # text input needs it; dicts and JSON text do not
 
 # --- reading YAML like sigs.k8s.io/yaml (go-yaml v2) ------------------------------------------
 
+
 class _Fatal(Exception):
     """A decoding failure kube-apiserver would refuse to start with."""
 
