@@ -156,7 +156,9 @@ options:
         type: dict
         suboptions:
           strategy:
-            description: C(basic) (default, with O(destinations[].auth.user) and O(destinations[].auth.password)) or C(bearer) (with O(destinations[].auth.token)).
+            description:
+              - C(basic) (default, with O(destinations[].auth.user) and O(destinations[].auth.password)) or
+                C(bearer) (with O(destinations[].auth.token)).
             type: str
           user:
             description: Basic user name.
