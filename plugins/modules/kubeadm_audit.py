@@ -406,8 +406,9 @@ def main():
     for option in ("policy_dir", "log_dir"):
         for watched in WATCHED_DIRS + (os.path.dirname(os.path.abspath(path)),):
             if is_inside(params[option], watched):
-                fail_json(module, "%s: %s resolves to %s, inside %s, where the kubelet runs every file as a pod"
-                              % (option, params[option], os.path.realpath(params[option]), watched))
+                message = "%s: %s resolves to %s, inside %s, where the kubelet runs every file as a pod" % (
+                    option, params[option], os.path.realpath(params[option]), watched)
+                fail_json(module, message)
     text = _read(module, path, "path")
     try:
         pod = load_manifest(text)[0]

@@ -297,8 +297,8 @@ def test_no_secret_in_any_output_at_vvvv_diff(k8s_cluster, run_role, kuma_listen
         {"name": "it-leak-tcp", "address": address, "codec": "json", "tls": tls},
         {"name": "it-leak-kafka", "type": "kafka", "bootstrap_servers": [address], "topic": "k8s-audit",
          "sasl": {"mechanism": "scram-sha-512", "username": "shipper", "password": password}, "tls": tls},
-        {"name": "it-leak-loki", "type": "loki", "endpoint": "http://" + address, "auth": {"strategy": "bearer",
-                                                                                          "token": token}},
+        {"name": "it-leak-loki", "type": "loki", "endpoint": "http://" + address,
+         "auth": {"strategy": "bearer", "token": token}},
         {"name": "it-leak-loki-basic", "type": "loki", "endpoint": "http://" + address,
          "auth": {"user": "shipper", "password": password}},
     ]

@@ -310,10 +310,10 @@ def test_kesl_role_takes_lists_and_booleans_as_strings(play, tmp_path):
     inventory = _node_inventory(tmp_path, "workers", kesl_control_executable=KESL_DOUBLE,
                                 kesl_control_plane_paths=[str(tmp_path / "no-etcd")])
     run = play("auditops.deckhouse.kesl", {"kesl_stop_tasks": "Network_Threat_Protection",
-                                            "kesl_stop_tasks_extra": "Web_Control",
-                                            "kesl_directories_extra": "/srv/data",
-                                            "kesl_exclusion_user_ods_tasks": "false", "kesl_persistent": "true",
-                                            "kesl_timeout": "30"}, inventory=inventory, env=env)
+                                           "kesl_stop_tasks_extra": "Web_Control",
+                                           "kesl_directories_extra": "/srv/data",
+                                           "kesl_exclusion_user_ods_tasks": "false", "kesl_persistent": "true",
+                                           "kesl_timeout": "30"}, inventory=inventory, env=env)
     assert run.rc == 0, run
     listed = subprocess.run([KESL_DOUBLE, "--get-task-list"], env=dict(env, LANG="C"), stdout=subprocess.PIPE,
                             text=True, check=True).stdout

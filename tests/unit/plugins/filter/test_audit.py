@@ -131,7 +131,8 @@ def test_simulation_table_prints_what_the_command_line_prints(tmp_path):
         "user": {"username": "alice"}, "objectRef": {"resource": "secrets", "namespace": "prod", "name": "db"},
         "responseStatus": {"code": 200}, "stageTimestamp": "2026-11-23T10:00:0%d.000000Z" % index}) + "\n"
         for index in range(3)))
-    report = _audit_simulate.simulate(str(log), [_audit_simulate.Candidate("security", {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})])
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]}
+    report = _audit_simulate.simulate(str(log), [_audit_simulate.Candidate("security", policy)])
     lines = simulation_table(report.as_dict())
     assert lines == _audit_simulate.format_report(report).splitlines()
     assert lines[0].startswith("%s: 3 lines, 3 audit events, 3 requests" % log)

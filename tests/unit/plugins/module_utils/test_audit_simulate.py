@@ -504,8 +504,8 @@ def test_object_names_stay_in_the_key_only_where_resource_names_decide(tmp_path)
     named = sim._named_resources([{"rules": [{"level": "None", "resources": [
         {"group": "", "resources": ["configmaps/status"], "resourceNames": ["a"]}]}]}])
     assert named == frozenset([("", "configmaps")])
-    assert sim._named_resources([{"rules": [{"resources": [{"group": "*", "resourceNames": ["a"],
-                                                             "resources": ["x"]}]}]}]) is None
+    wildcard = [{"rules": [{"resources": [{"group": "*", "resourceNames": ["a"], "resources": ["x"]}]}]}]
+    assert sim._named_resources(wildcard) is None
     cm, pod = ({"resource": kind, "namespace": "prod", "name": "a"} for kind in ("configmaps", "pods"))
     assert sim.request_key(event("1", "ResponseComplete", "get", ref=cm), named)[7] == "a"
     assert sim.request_key(event("1", "ResponseComplete", "get", ref=pod), named)[7] == ""

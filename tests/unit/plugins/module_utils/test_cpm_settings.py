@@ -345,4 +345,3 @@ def test_a_new_module_config_gets_the_version_of_the_schema_it_was_checked_again
     assert plan["object"]["spec"]["version"] == version and plan["after"]["version"] == version
     assert plan["changes"][0] == {"path": "spec.version", "before": None, "after": version, "action": "add"}
     assert plan["errors"] == [] and plan["warnings"] == []
-

@@ -145,8 +145,8 @@ def test_audit_log_source_follows_the_module_config():
                {"name": "c", "type": "kubernetes_pods", "namespace_selector": {"match_names": ["x"]}}]
     followed = ls.follow_audit_log(sources, "File", "/data/audit")
     assert followed == [{"name": "a", "include": ["/data/audit/audit.log"]}, sources[1], sources[2]]
-    assert ls.follow_audit_log(None, "File", "/data/audit") == [{"name": "kuma-kube-audit",
-                                                                  "include": ["/data/audit/audit.log"]}]
+    expected = [{"name": "kuma-kube-audit", "include": ["/data/audit/audit.log"]}]
+    assert ls.follow_audit_log(None, "File", "/data/audit") == expected
     stdout = ls.follow_audit_log([{"name": "a", "log_filter": [{"field": "verb", "operator": "In", "values": ["get"]}]}],
                                  "Stdout")
     objects = ls.build([{"address": "kuma:5140"}], stdout, PROFILE)["objects"]
