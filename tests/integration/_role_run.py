@@ -33,5 +33,10 @@ class RoleRun(object):
         found = [result.get("msg", "") for _name, result in self.tasks() if result.get("failed")]
         return found[-1] if found else ""
 
+    def failure_errors(self):
+        """The last failure's ``errors`` (the error contract: one {path, message} per problem) as "path: message"."""
+        found = [result.get("errors") or [] for _name, result in self.tasks() if result.get("failed")]
+        return ["%s: %s" % (e.get("path"), e.get("message")) for e in (found[-1] if found else [])]
+
     def __repr__(self):
         return "rc=%s stats=%s failure=%s\n%s" % (self.rc, self.stats, self.failure(), self.stderr[-3000:])

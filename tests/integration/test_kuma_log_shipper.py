@@ -394,7 +394,10 @@ def test_bad_input_fails_before_anything_is_touched(k8s_cluster, run_role, kuma_
     assert run.rc != 0
     message = run.failure()
     assert "kuma_log_shipper_destinations[1].address: missing port" in message, message
-    assert "kuma_log_shipper_destinations[2].topic: required" in message, message
+    # msg names the first problem; every problem is in errors (docs/troubleshooting.md, failure keys).
+    errors = run.failure_errors()
+    assert any(e.startswith("kuma_log_shipper_destinations[1].address: missing port") for e in errors), errors
+    assert any(e.startswith("kuma_log_shipper_destinations[2].topic: required") for e in errors), errors
     assert get(k8s_cluster, "ClusterLogDestination", "it-b-ok") is None
 
 

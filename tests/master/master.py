@@ -607,14 +607,25 @@ class Master:
             return fresh == [want] and self.ready()
         _wait(applied, timeout, "kube-apiserver running the new manifest", logs=[self.kubelet_log])
 
-    def wait_crashed(self, timeout=120):
-        """Wait until the newest kube-apiserver container has exited on a start error; returns its log."""
+    def apiserver_container_ids(self):
+        """IDs of every kube-apiserver container, running or exited, newest first."""
+        return self.crictl("ps", "--all", "--quiet", "--name", "^kube-apiserver$").stdout.split()
+
+    def wait_crashed(self, timeout=120, ignore=()):
+        """Wait until a kube-apiserver container not in ``ignore`` has exited on a start error; returns its log.
+
+        ``ignore`` holds the containers that ran before the break: under load the kubelet may not have created
+        the new container yet, and an earlier crashed one (another case's) must not be read as this one's."""
         found = {}
 
         def crashed():
             if self.ready():
                 return False
-            log = self.last_apiserver_log()
+            ids = [i for i in self.apiserver_container_ids() if i not in ignore]
+            if not ids:
+                return False
+            res = self.crictl("logs", "--tail", "30", ids[0], check=False)
+            log = res.stdout + res.stderr
             if '"command failed"' in log or "Error: " in log:
                 found["log"] = log
                 return True
@@ -626,13 +637,6 @@ class Master:
         """Rows of ``crictl ps --all`` for the kube-apiserver container, newest first."""
         out = self.crictl("ps", "--all", "--name", "^kube-apiserver$").stdout.splitlines()
         return out[1:]
-
-    def last_apiserver_log(self, lines=30):
-        ids = self.crictl("ps", "--all", "--latest", "--quiet", "--name", "^kube-apiserver$").stdout.split()
-        if not ids:
-            return ""
-        res = self.crictl("logs", "--tail", str(lines), ids[0], check=False)
-        return res.stdout + res.stderr
 
 
 def smoke():
