@@ -88,6 +88,19 @@ def _yaml_error_message(exc):
 _FAST_COMPOSE_BYTES = 64 * 1024
 
 
+def _first_node(loader):
+    """The loader's first document node and whether more documents follow (only reported, never a failure:
+    Go does not read them)."""
+    if not loader.check_node():
+        return None, False
+    node = loader.get_node()
+    try:
+        more = loader.check_node()
+    except yaml.YAMLError:
+        more = True
+    return node, more
+
+
 def _compose_first_document(text):
     """The first YAML document's node graph (go-yaml reads only the first), or None for an empty stream."""
     if not HAS_YAML:
@@ -95,29 +108,14 @@ def _compose_first_document(text):
     if _CGoComposer is not None and len(text) > _FAST_COMPOSE_BYTES:
         loader = _CGoComposer(text)
         try:
-            if not loader.check_node():
-                return None, False
-            node = loader.get_node()
-            try:
-                more = loader.check_node()
-            except yaml.YAMLError:
-                more = True
-            return node, more
+            return _first_node(loader)
         except yaml.YAMLError:
             pass  # read again below for the pure-Python composer's message
         finally:
             loader.dispose()
     loader = _GoComposer(text)
     try:
-        if not loader.check_node():
-            return None, False
-        node = loader.get_node()
-        # Whether more documents follow: only report it, never fail on them (Go does not read them).
-        try:
-            more = loader.check_node()
-        except yaml.YAMLError:
-            more = True
-        return node, more
+        return _first_node(loader)
     except yaml.YAMLError as exc:
         raise _Fatal(_yaml_error_message(exc), stage="syntax")
     finally:
