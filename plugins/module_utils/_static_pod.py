@@ -462,3 +462,16 @@ def endpoint(pod, container=APISERVER):
 def annotation(pod, key):
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     return annotations.get(key) if isinstance(annotations, dict) else None
+
+
+CHECKSUM_ANNOTATION = "control-plane-manager.deckhouse.io/checksum"
+
+
+def inspect_manifest(text, patterns=DEFAULT_STRIP, container=APISERVER):
+    """What a manifest says, read only: where the apiserver listens, Deckhouse's checksum, and what
+    strip_manifest with ``patterns`` would remove (nothing is written)."""
+    pod = load_manifest(text, container)[0]
+    url, checksum = endpoint(pod, container), annotation(pod, CHECKSUM_ANNOTATION)
+    result = strip_flags(pod, patterns, container)
+    return {"endpoint": url, "deckhouse_checksum": checksum,
+            "removable_flags": result.removed_flags, "removable_volumes": result.removed_volumes}

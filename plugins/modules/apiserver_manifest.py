@@ -183,6 +183,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atom
 from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
+    CHECKSUM_ANNOTATION,
     DEFAULT_STRIP,
     ManifestError,
     annotation,
@@ -190,8 +191,6 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod imp
     load_manifest,
     strip_manifest,
 )
-
-CHECKSUM_ANNOTATION = "control-plane-manager.deckhouse.io/checksum"
 
 
 def _read(module, path, what):
