@@ -24,7 +24,8 @@ concern has its own private file:
   _log_shipper_common.py       API names, labels, LogShipperError, field paths, validate_object
   _log_shipper_profile.py      Profile, profile_from_crds, named_profile, resolve_profile
   _log_shipper_input.py        typed reading of the compact input (collector, types, enums, addresses, filters)
-  _log_shipper_destination.py  ClusterLogDestination builders per type, TLS, labels, rate limit, buffer
+  _log_shipper_destination.py  ClusterLogDestination: type dispatch, labels, rate limit, buffer, secret warnings
+  _log_shipper_sinks.py        the block of each destination type (socket ... splunk) and TLS material
   _log_shipper_source.py       ClusterLoggingConfig builder, the audit-log source (follow_audit_log)
   _log_shipper_render.py       to_yaml, secret masking, plan_render, plan_prune
   _log_shipper.py              build, build_destination, build_logging_config and these re-exports
@@ -45,6 +46,8 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_in
     _Ctx, parse_address, parse_url, quantity_bytes)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_destination import (  # noqa: F401 (re-exported, see __all__)
     _build_destination, CEF_SEVERITY_NAMES, default_destination_name, DESTINATION_KEYS, endpoints)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_sinks import (  # noqa: F401 (re-exported, see __all__)
+    TYPES as DESTINATION_TYPES)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_source import (  # noqa: F401 (re-exported, see __all__)
     _build_logging_config, APISERVER_POD_LABELS, audit_log_settings, DEFAULT_AUDIT_DIR, follow_audit_log,
     MODULE_CONFIG_PATH, SOURCE_KEYS)
@@ -54,7 +57,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_re
 __all__ = [
     "APISERVER_POD_LABELS", "audit_log_settings", "build", "build_destination", "build_logging_config",
     "BUILDER_VERSIONS", "CEF_SEVERITY_NAMES", "CRD_NAMES", "DEFAULT_AUDIT_DIR", "DEFAULT_AUDIT_LOG", "DEFAULT_OWNER",
-    "DEFAULT_PROFILE", "DEFAULT_SOURCE_NAME", "default_destination_name", "DESTINATION_KEYS", "endpoints",
+    "DEFAULT_PROFILE", "DEFAULT_SOURCE_NAME", "default_destination_name", "DESTINATION_KEYS", "DESTINATION_TYPES", "endpoints",
     "file_name", "follow_audit_log", "GROUP", "has_secrets", "KIND_CONFIG", "KIND_DESTINATION", "KINDS",
     "label_selector", "LogShipperError", "MANAGED_BY_LABEL", "MANAGED_BY_VALUE", "MASK", "mask_secrets",
     "mask_yaml_text", "MIN_DISK_BUFFER", "MODULE_CONFIG_PATH", "named_profile", "parse_address", "parse_url",

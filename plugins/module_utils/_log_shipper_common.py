@@ -34,7 +34,8 @@ ROLE_LABEL = "auditops.deckhouse/role"
 DEFAULT_OWNER = "kuma_log_shipper"
 # Smallest disk buffer log-shipper accepts (CRD description; not in the schema itself).
 MIN_DISK_BUFFER = 268435488
-SECRET_FIELDS = ("keyFile", "keyPass", "password", "token")
+# Fields that hold secrets in any destination type (masked in every result, diff and message).
+SECRET_FIELDS = ("keyFile", "keyPass", "password", "token", "awsAccessKey", "awsSecretKey")
 MASK = "********"
 
 

@@ -2,123 +2,45 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""ClusterLogDestination from the compact input: the type dispatcher, the per-type builders
-(Socket, Kafka, Loki), TLS material, extra/CEF labels, rate limit and buffer, and the warnings for
-secrets the CRD can only hold inline. Part of the engine behind _log_shipper.py."""
+"""ClusterLogDestination from the compact input: the type dispatcher (which options each type takes,
+whether the served CRD accepts the type), what every type shares (extra/CEF labels, rate limit,
+buffer), the fields only later CRD versions have, and the warnings for secrets the served CRD can only
+hold inline. The per-type blocks are in _log_shipper_sinks.py. Part of the engine behind _log_shipper.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
 import re
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._openapi import show as _show
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_common import (
-    _index, _join, _key, _metadata, KIND_DESTINATION, MIN_DISK_BUFFER)
+    _join, _key, _metadata, KIND_DESTINATION, MIN_DISK_BUFFER)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_input import (
-    _as_bool, _as_dict, _as_str, _as_str_list, _build_filters, _check_name, _choose, _given,
-    _labels_value, _norm, _snake, parse_address, parse_url, quantity_bytes)
+    _as_dict, _as_list, _as_str, _build_filters, _check_name, _choose, _given, _labels_value, _norm, _snake,
+    parse_address, parse_url, quantity_bytes)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_sinks import (
+    BUILDERS, HOSTPORT_TYPES, TYPES, URL_TYPES)
 
 
 DESTINATION_KEYS = ("name", "type", "address", "mode", "codec", "tls", "extra_labels", "cef",
                     "bootstrap_servers", "topic", "key_field", "sasl", "rate_limit", "buffer",
-                    "endpoint", "tenant_id", "auth")
-SOCKET_ONLY = ("address", "mode")
-KAFKA_ONLY = ("bootstrap_servers", "topic", "key_field", "sasl")
-LOKI_ONLY = ("endpoint", "tenant_id", "auth")
-AUTH_KEYS = ("strategy", "user", "password", "token")
-TLS_KEYS = ("verify_certificate", "verify_hostname", "ca", "client_cert", "client_key", "key_pass")
-CEF_KEYS = ("name", "severity")
-SASL_KEYS = ("mechanism", "username", "password")
+                    "endpoint", "tenant_id", "auth", "index", "pipeline", "doc_type", "data_stream_enabled",
+                    "token", "transformations")
+# Options of every type; the others belong to the types that list them in BUILDERS.
+COMMON_KEYS = ("name", "type", "tls", "extra_labels", "rate_limit", "buffer", "transformations")
+CEF_LABEL_KEYS = ("name", "severity")
+# CEF header fields of later CRDs (deckhouse/deckhouse PR #13997, encoding.cef in the v1alpha2 Go types).
+CEF_DEVICE_FIELDS = (("device_vendor", "deviceVendor"), ("device_product", "deviceProduct"),
+                     ("device_version", "deviceVersion"))
+CEF_KEYS = CEF_LABEL_KEYS + tuple(key for key, _field in CEF_DEVICE_FIELDS)
 RATE_LIMIT_KEYS = ("lines_per_minute", "key_field", "excludes")
 BUFFER_KEYS = ("type", "max_size", "max_events", "when_full")
-
-
-def _pem_b64(ctx, value, path, expect):
-    """Inline PEM, base64-encoded PEM or a file path -> base64 PEM, as the CRD wants it."""
-    text = _as_str(ctx, value, path)
-    if text is None:
-        return None
-    pem = None
-    if "-----BEGIN" in text:
-        pem = text
-    else:
-        try:
-            decoded = base64.b64decode("".join(text.split()), validate=True)
-        except (binascii.Error, ValueError):
-            decoded = b""
-        if decoded.lstrip().startswith(b"-----BEGIN"):
-            pem = decoded.decode("utf-8", "replace")
-        elif os.path.isfile(text):
-            try:
-                with open(text, "r") as handle:
-                    pem = handle.read()
-            except (IOError, OSError, UnicodeDecodeError) as exc:
-                ctx.error(path, "cannot read %s: %s" % (text, exc))
-                return None
-            if "-----BEGIN" not in pem:
-                ctx.error(path, "file %s holds no PEM block" % text)
-                return None
-        else:
-            ctx.error(path, "expected inline PEM, base64-encoded PEM or the path of a readable PEM file")
-            return None
-    pem = pem.strip() + "\n"
-    if expect == "key":
-        if "PRIVATE KEY-----" not in pem:
-            ctx.error(path, "expected a PEM private key")
-            return None
-        if "BEGIN RSA PRIVATE KEY" in pem or "BEGIN EC PRIVATE KEY" in pem:
-            ctx.warn(path, "log-shipper expects a PKCS#8 key ('BEGIN PRIVATE KEY'); convert it with 'openssl pkcs8 -topk8'")
-    elif "CERTIFICATE-----" not in pem:
-        ctx.error(path, "expected a PEM certificate")
-        return None
-    return base64.b64encode(pem.encode("utf-8")).decode("ascii")
-
-
-def _build_tls(ctx, tls, path, separate):
-    """Returns (tls block, verify flags). With ``separate`` the flags are returned apart
-    (the caller places them), else they go into the block."""
-    tls = _as_dict(ctx, tls, path, TLS_KEYS)
-    if tls is None:
-        return None, {}
-    block = {}
-    ca = _pem_b64(ctx, _given(tls, "ca"), _join(path, "ca"), "cert")
-    if ca:
-        block["caFile"] = ca
-    cert_given = _given(tls, "client_cert") is not None
-    key_given = _given(tls, "client_key") is not None
-    if cert_given or key_given:
-        if not cert_given:
-            ctx.error(_join(path, "client_cert"), "required when client_key is set")
-        if not key_given:
-            ctx.error(_join(path, "client_key"), "required when client_cert is set")
-        crt = _pem_b64(ctx, _given(tls, "client_cert"), _join(path, "client_cert"), "cert")
-        key = _pem_b64(ctx, _given(tls, "client_key"), _join(path, "client_key"), "key")
-        client = {}
-        if crt:
-            client["crtFile"] = crt
-        if key:
-            client["keyFile"] = key
-        key_pass = _as_str(ctx, _given(tls, "key_pass"), _join(path, "key_pass"))
-        if key_pass:
-            # The CRD wants the passphrase base64-encoded; users give it in plain text.
-            client["keyPass"] = base64.b64encode(key_pass.encode("utf-8")).decode("ascii")
-        block["clientCrt"] = client
-    elif _given(tls, "key_pass") is not None:
-        ctx.error(_join(path, "key_pass"), "only meaningful with client_cert and client_key")
-    verify = {}
-    for key, field in (("verify_certificate", "verifyCertificate"), ("verify_hostname", "verifyHostname")):
-        flag = _as_bool(ctx, _given(tls, key), _join(path, key))
-        if flag is not None:
-            verify[field] = flag
-    if verify and not ("caFile" in block or "crtFile" in block.get("clientCrt", {})):
-        ctx.warn(path, "log-shipper enables TLS only when a CA or client certificate is given; "
-                       "verify_certificate/verify_hostname alone change nothing")
-    if not separate:
-        block.update(verify)
-        verify = {}
-    return block, verify
+# Secret fields of each block: (CRD field path inside spec.<type>, what it is).
+_INLINE_SECRETS = (
+    ("tls.clientCrt.keyFile", "client key"), ("tls.clientCrt.keyPass", "client key passphrase"),
+    ("tcp.tls.clientCrt.keyFile", "client key"), ("tcp.tls.clientCrt.keyPass", "client key passphrase"),
+    ("auth.password", "password"), ("auth.token", "token"), ("auth.awsAccessKey", "AWS access key"),
+    ("auth.awsSecretKey", "AWS secret key"), ("sasl.password", "SASL password"), ("token", "HEC token"),
+)
 
 
 def _build_extra_labels(ctx, spec, path, codec):
@@ -130,7 +52,7 @@ def _build_extra_labels(ctx, spec, path, codec):
             labels[key] = value
     cef = _as_dict(ctx, _given(spec, "cef"), _join(path, "cef"), CEF_KEYS)
     if cef:
-        for key in CEF_KEYS:
+        for key in CEF_LABEL_KEYS:
             if _given(cef, key) is None:
                 continue
             label = "cef." + key
@@ -223,9 +145,9 @@ def _build_buffer(ctx, spec, path, profile):
 
 
 def default_destination_name(spec):
-    """kuma-<mode>-<codec> for sockets, kuma-kafka for Kafka (the seed examples' names)."""
+    """kuma-<mode>-<codec> for sockets, kuma-<type> for the others (kuma-kafka as in the seed examples)."""
     dtype = _norm(_given(spec, "type") or "socket")
-    if dtype in ("kafka", "loki"):
+    if dtype in TYPES and dtype != "socket":
         return "kuma-" + dtype
     return "kuma-%s-%s" % (_norm(_given(spec, "mode") or "tcp"), _norm(_given(spec, "codec") or "json"))
 
@@ -245,7 +167,9 @@ def endpoints(destinations):
         elif dtype == "kafka":
             servers = _given(spec, "bootstrap_servers")
             addresses, protocol = (servers if isinstance(servers, list) else []), "tcp"
-        elif dtype == "loki":
+        elif dtype in HOSTPORT_TYPES:
+            addresses, protocol = [_given(spec, "endpoint")], "tcp"
+        elif dtype in URL_TYPES:
             try:
                 host, port = parse_url(_given(spec, "endpoint"))
             except ValueError:
@@ -264,6 +188,57 @@ def endpoints(destinations):
     return found
 
 
+def _served(profile):
+    return "the served ClusterLogDestination CRD (%s, profile %s)" % (profile.api_version(KIND_DESTINATION), profile.name)
+
+
+def _check_type_options(ctx, spec, path, dtype, own):
+    """Refuse options of other types, naming the type(s) they belong to."""
+    allowed = COMMON_KEYS + own
+    for key in DESTINATION_KEYS:
+        if key in allowed or _given(spec, key) is None:
+            continue
+        owners = [entry[0] for entry in BUILDERS if key in entry[3]]
+        if dtype == "kafka" and key in ("address", "mode"):
+            ctx.error(_join(path, key), "only for type socket (Kafka uses bootstrap_servers)")
+        elif len(owners) == 1:
+            ctx.error(_join(path, key), "only for type %s" % owners[0])
+        else:
+            ctx.error(_join(path, key), "not for type %s (only for types %s)" % (dtype, ", ".join(owners)))
+
+
+def _cef_device(ctx, spec, path, block, kind_key, profile):
+    """CEF device vendor/product/version into spec.<type>.encoding.cef where the served CRD has them."""
+    cef = _given(spec, "cef")
+    if not isinstance(cef, dict) or not isinstance(block, dict):
+        return
+    for key, field in CEF_DEVICE_FIELDS:
+        value = _as_str(ctx, _given(cef, key), _join(_join(path, "cef"), key))
+        if value is None:
+            continue
+        node = "spec.%s.encoding.cef.%s" % (kind_key, field)
+        if not profile.has(KIND_DESTINATION, node):
+            ctx.error(_join(_join(path, "cef"), key), "%s has no %s (CEF device fields came with a later log-shipper "
+                                                      "CRD); remove it, or apply to a cluster whose CRD serves it"
+                      % (_served(profile), node))
+            continue
+        block.setdefault("encoding", {}).setdefault("cef", {})[field] = value
+
+
+def _transformations(ctx, spec, path, profile):
+    """``transformations`` as the CRD writes them, only where the served CRD has spec.transformations
+    (its schema then validates them)."""
+    items = _as_list(ctx, _given(spec, "transformations"), _join(path, "transformations"))
+    if items is None:
+        return None
+    if not profile.has(KIND_DESTINATION, "spec.transformations"):
+        ctx.error(_join(path, "transformations"), "%s has no spec.transformations (log transformations came with a "
+                                                  "later log-shipper CRD); remove it, or apply to a cluster whose CRD "
+                                                  "serves it" % _served(profile))
+        return None
+    return items
+
+
 def _build_destination(ctx, spec, profile, path, owner):
     spec = _as_dict(ctx, spec, path, DESTINATION_KEYS)
     if spec is None:
@@ -273,91 +248,22 @@ def _build_destination(ctx, spec, profile, path, owner):
     dtype = _norm(_given(spec, "type") or "socket")
     endpoints = []
     body = {}
-    if dtype in ("socket", "kafka"):
-        for key in LOKI_ONLY:
-            if _given(spec, key) is not None:
-                ctx.error(_join(path, key), "only for type loki")
-    if dtype == "socket":
-        for key in KAFKA_ONLY:
-            if _given(spec, key) is not None:
-                ctx.error(_join(path, key), "only for type kafka")
-        address = _as_str(ctx, _given(spec, "address"), _join(path, "address"), required=True)
-        hostport = None
-        if address is not None:
-            try:
-                hostport = parse_address(address)
-            except ValueError as exc:
-                ctx.error(_join(path, "address"), str(exc))
-        mode = _choose(ctx, _as_str(ctx, _given(spec, "mode"), _join(path, "mode")) or "tcp",
-                       profile.enum(KIND_DESTINATION, "spec.socket.mode"), _join(path, "mode"), "mode")
-        codec = _choose(ctx, _as_str(ctx, _given(spec, "codec"), _join(path, "codec")) or "json",
-                        profile.enum(KIND_DESTINATION, "spec.socket.encoding.codec"), _join(path, "codec"), "codec")
-        if hostport:
-            endpoints.append({"destination": name, "address": address, "host": hostport[0], "port": hostport[1],
-                              "protocol": (mode or "TCP").lower()})
-        socket = {"address": address, "mode": mode, "encoding": {"codec": codec}}
-        if _given(spec, "tls") is not None:
-            if mode == "UDP":
-                ctx.error(_join(path, "tls"), "TLS needs mode tcp")
-            else:
-                place = profile.features.get("socket_tls_verify")
-                block, verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=place != "tcp.tls")
-                if place is None and verify:
-                    ctx.error(_join(path, "tls"), "this CRD version has no verify flags for socket destinations")
-                    verify = {}
-                if place == "tcp" and verify:
-                    ctx.warn(_join(path, "tls"), "profile %s: verify flags are written to spec.socket.tcp as this CRD "
-                                                 "declares them, but log-shipper reads spec.socket.tcp.tls: they have "
-                                                 "no effect on this version" % profile.name)
-                tcp = {}
-                if block:
-                    tcp["tls"] = block
-                tcp.update(verify)
-                if tcp:
-                    socket["tcp"] = tcp
-        body = {"type": "Socket", "socket": socket}
-    elif dtype == "kafka":
-        for key in SOCKET_ONLY:
-            if _given(spec, key) is not None:
-                ctx.error(_join(path, key), "only for type socket (Kafka uses bootstrap_servers)")
-        servers = _as_str_list(ctx, _given(spec, "bootstrap_servers"), _join(path, "bootstrap_servers"))
-        if not servers:
-            ctx.error(_join(path, "bootstrap_servers"), "required: at least one 'host:port'")
-        for index, server in enumerate(servers or []):
-            try:
-                host, port = parse_address(server)
-                endpoints.append({"destination": name, "address": server, "host": host, "port": port, "protocol": "tcp"})
-            except ValueError as exc:
-                ctx.error(_index(_join(path, "bootstrap_servers"), index), str(exc))
-        topic = _as_str(ctx, _given(spec, "topic"), _join(path, "topic"), required=True)
-        codec = _choose(ctx, _as_str(ctx, _given(spec, "codec"), _join(path, "codec")) or "json",
-                        profile.enum(KIND_DESTINATION, "spec.kafka.encoding.codec"), _join(path, "codec"), "codec")
-        kafka = {"bootstrapServers": servers or [], "topic": topic, "encoding": {"codec": codec}}
-        key_field = _as_str(ctx, _given(spec, "key_field"), _join(path, "key_field"))
-        if key_field:
-            kafka["keyField"] = key_field
-        sasl = _as_dict(ctx, _given(spec, "sasl"), _join(path, "sasl"), SASL_KEYS)
-        if sasl is not None:
-            spath = _join(path, "sasl")
-            kafka["sasl"] = {
-                "mechanism": _choose(ctx, _as_str(ctx, _given(sasl, "mechanism"), _join(spath, "mechanism"), required=True),
-                                     profile.enum(KIND_DESTINATION, "spec.kafka.sasl.mechanism"),
-                                     _join(spath, "mechanism"), "SASL mechanism"),
-                "username": _as_str(ctx, _given(sasl, "username"), _join(spath, "username"), required=True),
-                "password": _as_str(ctx, _given(sasl, "password"), _join(spath, "password"), required=True),
-            }
-        if _given(spec, "tls") is not None:
-            block, _verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=False)
-            if block:
-                kafka["tls"] = block
-        body = {"type": "Kafka", "kafka": kafka}
-    elif dtype == "loki":
-        codec = None
-        body = {"type": "Loki", "loki": _build_loki(ctx, spec, path, name, endpoints)}
+    codec = None
+    entry = next((entry for entry in BUILDERS if entry[0] == dtype), None)
+    if entry is None:
+        ctx.error(_join(path, "type"), "unsupported destination type %s; supported: %s"
+                  % (_show(_given(spec, "type")), ", ".join(TYPES)))
     else:
-        codec = None
-        ctx.error(_join(path, "type"), "unsupported destination type %s; supported: socket, kafka, loki"
-                  % _show(_given(spec, "type")))
+        _dtype, crd_type, builder, own = entry
+        _check_type_options(ctx, spec, path, dtype, own)
+        served = profile.enum(KIND_DESTINATION, "spec.type")
+        kind_key = crd_type.lower()
+        if served is not None and crd_type not in served:
+            ctx.error(_join(path, "type"), "%s does not accept type %s; it accepts: %s"
+                      % (_served(profile), crd_type, ", ".join(served)))
+        block, codec = builder(ctx, spec, path, name, profile, endpoints)
+        _cef_device(ctx, spec, path, block, kind_key, profile)
+        body = {"type": crd_type, kind_key: block}
     labels = _build_extra_labels(ctx, spec, path, codec)
     if labels:
         body["extraLabels"] = labels
@@ -367,74 +273,55 @@ def _build_destination(ctx, spec, profile, path, owner):
     buf = _build_buffer(ctx, spec, _join(path, "buffer"), profile)
     if buf is not None:
         body["buffer"] = buf
+    transformations = _transformations(ctx, spec, path, profile)
+    if transformations is not None:
+        body["transformations"] = transformations
     _warn_inline_secrets(ctx, body, path, profile)
     obj = {"apiVersion": profile.api_version(KIND_DESTINATION), "kind": KIND_DESTINATION,
            "metadata": _metadata(name, owner), "spec": body}
     return obj, endpoints
 
 
-def _build_loki(ctx, spec, path, name, endpoints):
-    for key in SOCKET_ONLY + KAFKA_ONLY + ("codec", "cef"):
-        if _given(spec, key) is not None:
-            ctx.error(_join(path, key), "not for type loki")
-    endpoint = _as_str(ctx, _given(spec, "endpoint"), _join(path, "endpoint"), required=True)
-    if endpoint is not None:
-        try:
-            host, port = parse_url(endpoint)
-            endpoints.append({"destination": name, "address": endpoint, "host": host, "port": port, "protocol": "tcp"})
-        except ValueError as exc:
-            ctx.error(_join(path, "endpoint"), str(exc))
-    loki = {"endpoint": endpoint}
-    tenant = _as_str(ctx, _given(spec, "tenant_id"), _join(path, "tenant_id"))
-    if tenant:
-        loki["tenantID"] = tenant
-    auth = _as_dict(ctx, _given(spec, "auth"), _join(path, "auth"), AUTH_KEYS)
-    if auth is not None:
-        apath = _join(path, "auth")
-        strategy = "Bearer" if _norm(_given(auth, "strategy") or "basic") == "bearer" else "Basic"
-        if _norm(_given(auth, "strategy") or "basic") not in ("basic", "bearer"):
-            ctx.error(_join(apath, "strategy"), "must be basic or bearer")
-        # Written although the API server would default it: the stored object then equals ours.
-        out = {"strategy": strategy}
-        if strategy == "Basic":
-            if _given(auth, "token") is not None:
-                ctx.error(_join(apath, "token"), "only for strategy bearer")
-            out["user"] = _as_str(ctx, _given(auth, "user"), _join(apath, "user"), required=True)
-            password = _as_str(ctx, _given(auth, "password"), _join(apath, "password"), required=True)
-            if password is not None:
-                # The CRD wants the Basic password base64-encoded; users give it in plain text.
-                out["password"] = base64.b64encode(password.encode("utf-8")).decode("ascii")
-        else:
-            for key in ("user", "password"):
-                if _given(auth, key) is not None:
-                    ctx.error(_join(apath, key), "only for strategy basic")
-            out["token"] = _as_str(ctx, _given(auth, "token"), _join(apath, "token"), required=True)
-        loki["auth"] = out
-    if _given(spec, "tls") is not None:
-        block, _verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=False)
-        if block:
-            loki["tls"] = block
-    return loki
+def _field(block, dotted):
+    for token in dotted.split("."):
+        if not isinstance(block, dict) or token not in block:
+            return None
+        block = block[token]
+    return block
 
 
 def _warn_inline_secrets(ctx, body, path, profile):
-    """Secrets end up in the cluster-wide object when the CRD offers no reference to a Secret."""
-    block = body.get(body.get("type", "").lower()) if isinstance(body.get("type"), str) else None
+    """Secrets end up in the cluster-wide object when the served CRD offers no reference to a Secret.
+
+    No published log-shipper CRD has a Secret reference for these fields except TLS ``secretRef`` in
+    later versions (deckhouse/deckhouse PR #11159), which this release does not write: with no CRD
+    that has it to test against, every secret is written inline and each warning names the field.
+    """
+    kind_key = body.get("type", "").lower() if isinstance(body.get("type"), str) else None
+    block = body.get(kind_key) if kind_key else None
     if not isinstance(block, dict):
         return
-    tls = (block.get("tcp") or {}).get("tls") if body["type"] == "Socket" else block.get("tls")
-    client = (tls or {}).get("clientCrt") or {}
-    if "keyFile" in client or "keyPass" in client:
-        ctx.warn(_join(path, "tls"), "this %s CRD version has no tls.secretRef, so the client key%s is stored inline in "
-                                     "the cluster-wide ClusterLogDestination, readable by anyone allowed to read "
-                                     "those objects" % (profile.name, " and its passphrase" if "keyPass" in client else ""))
-    auth = block.get("auth") or {}
-    if "password" in auth or "token" in auth:
-        ctx.warn(_join(path, "auth"), "the ClusterLogDestination CRD has no Secret reference for %s credentials, so the "
-                                      "%s is stored inline in the cluster-wide object, readable by anyone allowed to "
-                                      "read ClusterLogDestination objects"
-                 % (body["type"], "password" if "password" in auth else "token"))
-    if "password" in (block.get("sasl") or {}):
-        ctx.warn(_join(path, "sasl"), "the ClusterLogDestination CRD has no Secret reference for SASL credentials, so "
-                                      "the password is stored inline in the cluster-wide object, readable by anyone "
-                                      "allowed to read ClusterLogDestination objects")
+    by_input = {}
+    for dotted, what in _INLINE_SECRETS:
+        if isinstance(_field(block, dotted), str):
+            top = dotted.split(".", 1)[0]
+            where = top if top in ("auth", "sasl", "token") else "tls"
+            by_input.setdefault(where, []).append(("spec.%s.%s" % (kind_key, dotted), what))
+    for where in ("tls", "auth", "sasl", "token"):
+        fields = by_input.get(where)
+        if not fields:
+            continue
+        names = ", ".join(field for field, _what in fields)
+        whats = " and ".join(what for _field_name, what in fields)
+        if where == "tls":
+            tls_node = "spec.%s.%stls.secretRef" % (kind_key, "tcp." if kind_key == "socket" else "")
+            why = ("%s declares %s, but this release does not write Secret references yet (no published CRD has "
+                   "it to test against)" % (_served(profile), tls_node) if profile.has(KIND_DESTINATION, tls_node)
+                   else "%s has no tls.secretRef" % _served(profile))
+        elif where == "sasl":
+            why = "%s has no Secret reference for SASL credentials" % _served(profile)
+        else:
+            why = "%s has no Secret reference for %s credentials" % (_served(profile), body["type"])
+        ctx.warn(_join(path, where), "%s, so %s (the %s) %s stored inline in the cluster-wide ClusterLogDestination, "
+                                     "readable by anyone allowed to get or list clusterlogdestinations.deckhouse.io"
+                 % (why, names, whats, "is" if len(fields) == 1 else "are"))

@@ -29,8 +29,8 @@ description:
     object back and fails unless the server holds exactly what was applied, and deletes the objects
     this O(owner) labelled earlier that the input no longer describes (O(prune)). The secrets reach the
     cluster exactly as given; they never appear in any result, diff, warning or error.
-  - Secrets in the objects (client keys, key passphrases, SASL passwords) are masked in every return value,
-    including RV(objects).
+  - Secrets in the objects (client keys, key passphrases, SASL, Loki and Elasticsearch passwords, AWS keys, Loki and
+    Splunk tokens) are masked in every return value, including RV(objects).
 author:
   - auditops maintainers (@auditops)
 extends_documentation_fragment:
@@ -55,13 +55,15 @@ options:
     suboptions:
       name:
         description:
-          - Object name. Defaults to C(kuma-<mode>-<codec>) for sockets and C(kuma-kafka) for Kafka.
+          - Object name. Defaults to C(kuma-<mode>-<codec>) for sockets and C(kuma-<type>) for the other types.
         type: str
       type:
         description:
-          - Destination type. Defaults to C(socket). C(loki) (version 0.2.0) sends to a Loki push endpoint.
+          - Destination type. Defaults to C(socket). C(loki), C(elasticsearch), C(logstash), C(vector) and C(splunk)
+            were added in version 0.2.0.
+          - The served CRD must list the type in C(spec.type) (the January 2025 CRD lists all seven).
         type: str
-        choices: [socket, kafka, loki]
+        choices: [socket, kafka, loki, elasticsearch, logstash, vector, splunk]
       address:
         description:
           - KUMA collector as C(host:port) (C([ipv6]:port)); socket destinations only.
@@ -78,9 +80,11 @@ options:
         type: str
       tls:
         description:
-          - TLS for C(tcp) sockets and Kafka. Certificates and keys are inline PEM, base64-encoded PEM or
+          - TLS for C(tcp) sockets and every other type. Certificates and keys are inline PEM, base64-encoded PEM or
             paths of PEM files on the host that runs this module; they are written base64-encoded as the
             CRD expects. log-shipper turns TLS on only when a CA or client certificate is given.
+          - The served CRDs have no C(tls.secretRef), so the client key and passphrase are stored inline in the
+            cluster-wide object; a warning names the field.
           - For sockets, the verify flags go where the CRD version declares them; on the default profile
             log-shipper ignores them there (a warning says so).
         type: dict
@@ -110,7 +114,7 @@ options:
         type: dict
       cef:
         description:
-          - Shorthand for the CEF extra labels C(cef.name) and C(cef.severity).
+          - Shorthand for the CEF extra labels C(cef.name) and C(cef.severity), and the CEF device header fields.
         type: dict
         suboptions:
           name:
@@ -119,6 +123,20 @@ options:
           severity:
             description: CEF severity, 0-10 (C(cef.severity)).
             type: raw
+          device_vendor:
+            version_added: 0.2.0
+            description:
+              - CEF DeviceVendor (C(encoding.cef.deviceVendor)). Only where the served CRD has the field (later
+                log-shipper CRDs); otherwise refused with an error naming the field and the served version.
+            type: str
+          device_product:
+            version_added: 0.2.0
+            description: CEF DeviceProduct (C(encoding.cef.deviceProduct)); as O(destinations[].cef.device_vendor).
+            type: str
+          device_version:
+            version_added: 0.2.0
+            description: CEF DeviceVersion (C(encoding.cef.deviceVersion)); as O(destinations[].cef.device_vendor).
+            type: str
       bootstrap_servers:
         description: Kafka brokers as C(host:port); required for Kafka.
         type: list
@@ -144,7 +162,11 @@ options:
             type: str
       endpoint:
         version_added: 0.2.0
-        description: Loki base URL (C(http://) or C(https://)); required for C(loki).
+        description:
+          - Required for C(loki), C(elasticsearch), C(logstash), C(vector) and C(splunk).
+          - Loki, Elasticsearch and Splunk take a base URL (C(http://) or C(https://); Splunk's HTTP Event Collector
+            without a path, such as C(https://splunk.example.com:8088)).
+          - Logstash (a C(tcp) input with the C(json) codec) and Vector (API v2) take C(host:port).
         type: str
       tenant_id:
         version_added: 0.2.0
@@ -152,13 +174,14 @@ options:
         type: str
       auth:
         version_added: 0.2.0
-        description: Loki authentication.
+        description: Loki or Elasticsearch authentication, stored inline (the served CRD has no Secret reference).
         type: dict
         suboptions:
           strategy:
             description:
-              - C(basic) (default, with O(destinations[].auth.user) and O(destinations[].auth.password)) or
-                C(bearer) (with O(destinations[].auth.token)).
+              - C(basic) (default, with O(destinations[].auth.user) and O(destinations[].auth.password)).
+              - Loki also C(bearer) (with O(destinations[].auth.token)); Elasticsearch also C(aws) (with
+                O(destinations[].auth.aws_access_key) and O(destinations[].auth.aws_secret_key)).
             type: str
           user:
             description: Basic user name.
@@ -167,8 +190,48 @@ options:
             description: Basic password in plain text (it is base64-encoded for the CRD).
             type: str
           token:
-            description: Bearer token.
+            description: Loki bearer token.
             type: str
+          aws_access_key:
+            description: Elasticsearch AWS access key, in plain text (it is base64-encoded for the CRD).
+            type: str
+          aws_secret_key:
+            description: Elasticsearch AWS secret key, in plain text (it is base64-encoded for the CRD).
+            type: str
+          aws_assume_role:
+            description: Elasticsearch, ARN of an IAM role to assume.
+            type: str
+          aws_region:
+            description: Elasticsearch, AWS region.
+            type: str
+      index:
+        version_added: 0.2.0
+        description: Elasticsearch or Splunk index (Elasticsearch takes templates such as C(k8s-audit-%F)).
+        type: str
+      pipeline:
+        version_added: 0.2.0
+        description: Elasticsearch ingest pipeline.
+        type: str
+      doc_type:
+        version_added: 0.2.0
+        description: Elasticsearch C(docType) (only for Elasticsearch 6.x and older).
+        type: str
+      data_stream_enabled:
+        version_added: 0.2.0
+        description: Elasticsearch, write to data streams (Elasticsearch 7.16 and later).
+        type: bool
+      token:
+        version_added: 0.2.0
+        description: Splunk HTTP Event Collector token; required for C(splunk). Stored inline, never returned.
+        type: str
+      transformations:
+        version_added: 0.2.0
+        description:
+          - C(spec.transformations) exactly as the CRD writes them. Only where the served CRD has the field (later
+            log-shipper CRDs; its schema then validates them); otherwise refused with an error naming the field and
+            the served version.
+        type: list
+        elements: dict
       rate_limit:
         description: Rate limit (C(spec.rateLimit)).
         type: dict
@@ -404,9 +467,10 @@ options:
 notes:
   - O(state=present) needs the C(kubernetes.core) collection and the C(kubernetes) Python library, like
     M(kubernetes.core.k8s).
-  - The served CRDs (January 2025) have no Secret reference for TLS material or SASL passwords, so these are
-    stored inline in the cluster-wide C(ClusterLogDestination), readable by anyone allowed to read those
-    objects; the module warns when it writes them.
+  - The served CRDs (January 2025) have no Secret reference for TLS material, passwords, AWS keys or tokens, so
+    these are stored inline in the cluster-wide C(ClusterLogDestination), readable by anyone allowed to read those
+    objects; the module warns when it writes them, naming each field. Later CRDs add C(tls.secretRef); this release
+    does not write Secret references yet (see docs/destinations.md).
 requirements:
   - kubernetes (Python library), for O(state=present)
 seealso:
@@ -449,6 +513,21 @@ EXAMPLES = r'''
           mechanism: scram-sha-512
           username: shipper
           password: "{{ vault_kafka_password }}"
+
+- name: Elasticsearch with Basic auth and Splunk HEC, for the CRDs the cluster serves
+  auditops.deckhouse.log_shipper_manifest:
+    state: present
+    destinations:
+      - type: elasticsearch
+        endpoint: https://es.example.com:9200
+        index: k8s-audit-%F
+        auth:
+          user: shipper
+          password: "{{ vault_es_password }}"
+      - type: splunk
+        endpoint: https://splunk.example.com:8088
+        token: "{{ vault_splunk_hec_token }}"
+        index: k8s_audit
 
 - name: Kafka with SASL, only kubelet audit events (an explicit filter)
   auditops.deckhouse.log_shipper_manifest:
@@ -644,7 +723,7 @@ TLS_SPEC = dict(
 )
 DESTINATION_SPEC = dict(
     name=dict(type='str'),
-    type=dict(type='str', choices=['socket', 'kafka', 'loki']),
+    type=dict(type='str', choices=list(engine.DESTINATION_TYPES)),
     endpoint=dict(type='str'),
     tenant_id=dict(type='str'),
     auth=dict(type='dict', options=dict(
@@ -652,13 +731,29 @@ DESTINATION_SPEC = dict(
         user=dict(type='str'),
         password=dict(type='str', no_log=True),
         token=dict(type='str', no_log=True),
+        aws_access_key=dict(type='str', no_log=True),
+        aws_secret_key=dict(type='str', no_log=True),
+        aws_assume_role=dict(type='str'),
+        aws_region=dict(type='str'),
     )),
+    index=dict(type='str'),
+    pipeline=dict(type='str'),
+    doc_type=dict(type='str'),
+    data_stream_enabled=dict(type='bool'),
+    token=dict(type='str', no_log=True),
+    transformations=dict(type='list', elements='dict'),
     address=dict(type='str'),
     mode=dict(type='str', choices=['tcp', 'udp']),
     codec=dict(type='str'),
     tls=dict(type='dict', options=TLS_SPEC),
     extra_labels=dict(type='dict'),
-    cef=dict(type='dict', options=dict(name=dict(type='str'), severity=dict(type='raw'))),
+    cef=dict(type='dict', options=dict(
+        name=dict(type='str'),
+        severity=dict(type='raw'),
+        device_vendor=dict(type='str'),
+        device_product=dict(type='str'),
+        device_version=dict(type='str'),
+    )),
     bootstrap_servers=dict(type='list', elements='str'),
     topic=dict(type='str'),
     key_field=dict(type='str', no_log=False),

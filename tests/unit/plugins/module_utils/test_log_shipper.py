@@ -183,8 +183,9 @@ def test_codec_and_mode_spellings(profile):
 
 
 def test_unknown_type_and_option():
-    assert errors_of([{"type": "splunk", "address": "x:10"}]) == [
-        'kuma_log_shipper_destinations[0].type: unsupported destination type "splunk"; supported: socket, kafka, loki']
+    assert errors_of([{"type": "fluentd", "address": "x:10"}]) == [
+        'kuma_log_shipper_destinations[0].type: unsupported destination type "fluentd"; supported: socket, kafka, loki, '
+        'elasticsearch, logstash, vector, splunk']
     assert errors_of([{"address": "x:10", "adress": "y"}]) == [
         "kuma_log_shipper_destinations[0].adress: unknown option; expected one of: " + ", ".join(ls.DESTINATION_KEYS)]
 

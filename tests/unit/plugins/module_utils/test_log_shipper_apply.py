@@ -108,7 +108,9 @@ def test_inline_secrets_are_warned_about():
                       {"address": "kuma:5141", "codec": "cef"}], [], PROFILE)
     warnings = built["warnings"]
     assert [w.split(":")[0] for w in warnings] == ["destinations[0].tls", "destinations[0].sasl", "destinations[1].tls"]
-    assert "no tls.secretRef" in warnings[0] and "and its passphrase" in warnings[2]
+    assert "no tls.secretRef" in warnings[0] and "spec.kafka.tls.clientCrt.keyFile (the client key)" in warnings[0]
+    assert "spec.socket.tcp.tls.clientCrt.keyFile, spec.socket.tcp.tls.clientCrt.keyPass" in warnings[2]
+    assert "spec.kafka.sasl.password" in warnings[1] and "no Secret reference for SASL" in warnings[1]
 
 
 def test_cef_severity_outside_0_to_10_is_refused():
@@ -184,7 +186,9 @@ def test_loki_destination():
                        ({"type": "loki", "endpoint": "http://l", "codec": "json"}, "destinations[0].codec: not for type loki"),
                        ({"type": "loki", "endpoint": "http://l", "auth": {"strategy": "bearer", "user": "x"}},
                         "destinations[0].auth.user: only for strategy basic"),
-                       ({"address": "k:5140", "endpoint": "http://l"}, "destinations[0].endpoint: only for type loki")):
+                       ({"address": "k:5140", "endpoint": "http://l"},
+                        "destinations[0].endpoint: not for type socket (only for types loki, elasticsearch, logstash, "
+                        "vector, splunk)")):
         try:
             ls.build([bad], [], PROFILE)
         except ls.LogShipperError as exc:

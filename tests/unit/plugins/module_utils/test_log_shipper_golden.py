@@ -2,7 +2,10 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The five KUMA examples of the Deckhouse docs, each from a compact input, corrected.
+"""The five KUMA examples of the Deckhouse docs, each from a compact input, corrected; then one example of each
+other destination type the served CRD has (Loki, Elasticsearch with Basic and AWS auth, Logstash, Vector, Splunk),
+shaped like the examples of the log-shipper docs (deckhouse/deckhouse modules/460-log-shipper/docs/EXAMPLES.md).
+The credentials in them are placeholders.
 
 Regenerate the golden files after an intended change with UPDATE_GOLDEN=1.
 """
@@ -16,6 +19,8 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shi
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "golden")
+# The other destination types (not KUMA examples; bench/bench_kuma_apply.py reads only GOLDEN).
+GOLDEN_DESTINATIONS = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "destinations")
 
 KUBELET_ONLY = [{"field": "userAgent", "operator": "Regex", "values": ["kubelet.*"]}]
 
@@ -43,6 +48,37 @@ EXAMPLES = {
         "sources": [{"name": "kuma-kafka-kubelet-audit", "log_filter": KUBELET_ONLY}],
     },
 }
+DESTINATION_EXAMPLES = {
+    "06-loki": {
+        "destinations": [{"type": "loki", "endpoint": "http://loki.example.com:3100", "tenant_id": "audit",
+                          "auth": {"strategy": "bearer", "token": "placeholder-token"}}],
+        "sources": [{"name": "loki-audit"}],
+    },
+    "07-elasticsearch": {
+        "destinations": [{"type": "elasticsearch", "endpoint": "https://es.example.com:9200", "index": "k8s-audit-%F",
+                          "auth": {"user": "elastic", "password": "placeholder-password"},
+                          "tls": {"verify_hostname": False}},
+                         {"type": "elasticsearch", "name": "es-aws", "endpoint": "https://search.example.com",
+                          "data_stream_enabled": True, "pipeline": "audit",
+                          "auth": {"strategy": "aws", "aws_access_key": "placeholder-access-key",
+                                   "aws_secret_key": "placeholder-secret-key", "aws_region": "eu-central-1"}}],
+        "sources": [{"name": "elasticsearch-audit"}],
+    },
+    "08-logstash": {
+        "destinations": [{"type": "logstash", "endpoint": "logstash.example.com:12345"}],
+        "sources": [{"name": "logstash-audit"}],
+    },
+    "09-vector": {
+        "destinations": [{"type": "vector", "endpoint": "vector.example.com:6000"}],
+        "sources": [{"name": "vector-audit"}],
+    },
+    "10-splunk": {
+        "destinations": [{"type": "splunk", "endpoint": "https://splunk.example.com:8088", "token": "placeholder-hec-token",
+                          "index": "k8s_audit"}],
+        "sources": [{"name": "splunk-audit", "log_filter": KUBELET_ONLY}],
+    },
+}
+ALL_EXAMPLES = dict(EXAMPLES, **DESTINATION_EXAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -51,26 +87,28 @@ def profile():
 
 
 def _render(name, profile):
-    example = EXAMPLES[name]
+    example = ALL_EXAMPLES[name]
     built = ls.build(example["destinations"], example["sources"], profile)
-    header = "# KUMA example %s, corrected (see docs/kuma.md)\n" % name
+    header = ("# KUMA example %s, corrected (see docs/kuma.md)\n" % name if name in EXAMPLES else
+              "# Destination example %s (see docs/destinations.md); credentials are placeholders\n" % name)
     # One document (a v1 List, which kubectl applies as is): ansible-test's yamllint allows no multi-document files.
     return header + ls.to_yaml({"apiVersion": "v1", "kind": "List", "items": built["objects"]}), built
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted(ALL_EXAMPLES))
 def test_golden(name, profile):
     text, _built = _render(name, profile)
-    path = os.path.join(GOLDEN, name + ".yml")
+    where = GOLDEN if name in EXAMPLES else GOLDEN_DESTINATIONS
+    path = os.path.join(where, name + ".yml")
     if os.environ.get("UPDATE_GOLDEN"):
-        os.makedirs(GOLDEN, exist_ok=True)
+        os.makedirs(where, exist_ok=True)
         with open(path, "w") as handle:
             handle.write(text)
     with open(path) as handle:
         assert handle.read() == text, "golden %s differs; rerun with UPDATE_GOLDEN=1 if the change is intended" % path
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted(ALL_EXAMPLES))
 def test_golden_is_the_yaml_of_the_objects(name, profile):
     # The emitter is our own (no PyYAML on remote hosts): PyYAML must read back the same objects.
     text, built = _render(name, profile)
@@ -110,8 +148,8 @@ def test_config_api_version_is_served(profile):
 
 def test_examples_can_be_applied_together(profile):
     # The seed reuses one ClusterLoggingConfig name, so applying two examples overwrites the first.
-    names = [(obj["kind"], obj["metadata"]["name"]) for name in EXAMPLES for obj in _objects(name, profile)]
-    assert len(names) == len(set(names)) == 10
+    names = [(obj["kind"], obj["metadata"]["name"]) for name in ALL_EXAMPLES for obj in _objects(name, profile)]
+    assert len(names) == len(set(names)) == 21
 
 
 def test_plaintext_tcp_has_no_tcp_block(profile):
@@ -121,9 +159,9 @@ def test_plaintext_tcp_has_no_tcp_block(profile):
 
 
 def test_kubelet_filter_only_when_asked(profile):
-    for name in EXAMPLES:
-        config = _objects(name, profile)[1]
-        wanted = EXAMPLES[name]["sources"][0].get("log_filter")
+    for name in ALL_EXAMPLES:
+        config = _objects(name, profile)[-1]
+        wanted = ALL_EXAMPLES[name]["sources"][0].get("log_filter")
         assert config["spec"].get("logFilter") == wanted
     default = ls.build([{"address": "192.0.2.10:5141"}], None, profile)["objects"][1]
     assert "logFilter" not in default["spec"] and default["spec"]["file"] == {"include": ["/var/log/kube-audit/audit.log"]}
@@ -131,3 +169,4 @@ def test_kubelet_filter_only_when_asked(profile):
 
 def test_golden_files_cover_exactly_the_examples():
     assert sorted(f[:-4] for f in os.listdir(GOLDEN) if f.endswith(".yml")) == sorted(EXAMPLES)
+    assert sorted(f[:-4] for f in os.listdir(GOLDEN_DESTINATIONS) if f.endswith(".yml")) == sorted(DESTINATION_EXAMPLES)
