@@ -16,9 +16,12 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply
-# Fixtures and helpers only (no test functions, so nothing is collected twice).
+# Helpers, and the fixtures run_role and kuma_listener (pytest finds fixtures by name in this module); no test
+# functions, so nothing is collected twice.
 from ansible_collections.auditops.deckhouse.tests.integration.test_kuma_log_shipper import (  # noqa: F401 (fixtures)
-    _b64, _pem, actions, APPLY_TASK, get, is_subset, kuma_listener, live_profile, run_role)
+    _b64, _pem, actions, get, is_subset, live_profile)
+from ansible_collections.auditops.deckhouse.tests.integration.test_kuma_log_shipper import (  # noqa: F401 pylint: disable=unused-import
+    kuma_listener, run_role)
 
 pytestmark = pytest.mark.cluster
 
