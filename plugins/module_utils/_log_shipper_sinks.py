@@ -129,29 +129,20 @@ def _tls_block(ctx, spec, path):
     return block or None
 
 
-def _url_endpoint(ctx, spec, path, name, endpoints):
-    """``endpoint`` as an http(s) URL (Loki, Elasticsearch, Splunk); its host and port join ``endpoints``."""
+def _endpoint(ctx, spec, path, name, endpoints, url):
+    """``endpoint`` as an http(s) URL (``url``: Loki, Elasticsearch, Splunk) or as 'host:port' (Logstash's TCP
+    input, Vector's API v2); its host and port join ``endpoints``."""
     endpoint = _as_str(ctx, _given(spec, "endpoint"), _join(path, "endpoint"), required=True)
-    if endpoint is not None:
-        try:
-            host, port = parse_url(endpoint)
-            endpoints.append({"destination": name, "address": endpoint, "host": host, "port": port, "protocol": "tcp"})
-        except ValueError as exc:
-            ctx.error(_join(path, "endpoint"), str(exc))
-    return endpoint
-
-
-def _hostport_endpoint(ctx, spec, path, name, endpoints):
-    """``endpoint`` as 'host:port' (Logstash's TCP input, Vector's API v2)."""
-    endpoint = _as_str(ctx, _given(spec, "endpoint"), _join(path, "endpoint"), required=True)
-    if endpoint is not None and "://" in endpoint:
+    if endpoint is None:
+        return None
+    if not url and "://" in endpoint:
         ctx.error(_join(path, "endpoint"), "%s: expected 'host:port' without a scheme" % _show(endpoint))
-    elif endpoint is not None:
-        try:
-            host, port = parse_address(endpoint)
-            endpoints.append({"destination": name, "address": endpoint, "host": host, "port": port, "protocol": "tcp"})
-        except ValueError as exc:
-            ctx.error(_join(path, "endpoint"), str(exc))
+        return endpoint
+    try:
+        host, port = parse_url(endpoint) if url else parse_address(endpoint)
+        endpoints.append({"destination": name, "address": endpoint, "host": host, "port": port, "protocol": "tcp"})
+    except ValueError as exc:
+        ctx.error(_join(path, "endpoint"), str(exc))
     return endpoint
 
 
@@ -230,7 +221,7 @@ def build_kafka(ctx, spec, path, name, profile, endpoints):
 
 def build_loki(ctx, spec, path, name, profile, endpoints):
     """(spec.loki, None)."""
-    loki = {"endpoint": _url_endpoint(ctx, spec, path, name, endpoints)}
+    loki = {"endpoint": _endpoint(ctx, spec, path, name, endpoints, url=True)}
     tenant = _as_str(ctx, _given(spec, "tenant_id"), _join(path, "tenant_id"))
     if tenant:
         loki["tenantID"] = tenant
@@ -265,7 +256,7 @@ def build_loki(ctx, spec, path, name, profile, endpoints):
 def build_elasticsearch(ctx, spec, path, name, profile, endpoints):
     """(spec.elasticsearch, None). Basic auth (user, password) or AWS (access and secret key, optional
     role and region), as the CRD's oneOf allows; password and AWS keys are base64-encoded for the CRD."""
-    es = {"endpoint": _url_endpoint(ctx, spec, path, name, endpoints)}
+    es = {"endpoint": _endpoint(ctx, spec, path, name, endpoints, url=True)}
     for key, field in (("index", "index"), ("pipeline", "pipeline"), ("doc_type", "docType")):
         value = _as_str(ctx, _given(spec, key), _join(path, key))
         if value:
@@ -305,27 +296,19 @@ def build_elasticsearch(ctx, spec, path, name, profile, endpoints):
     return es, None
 
 
-def build_logstash(ctx, spec, path, name, profile, endpoints):
-    """(spec.logstash, None): 'host:port' of a Logstash tcp input with the json codec."""
-    logstash = {"endpoint": _hostport_endpoint(ctx, spec, path, name, endpoints)}
+def build_host_port(ctx, spec, path, name, profile, endpoints):
+    """(spec.logstash or spec.vector, None): 'host:port' of a Logstash tcp input with the json codec, or of a
+    Vector instance (its vector source, API v2); the two blocks have the same fields."""
+    block = {"endpoint": _endpoint(ctx, spec, path, name, endpoints, url=False)}
     tls = _tls_block(ctx, spec, path)
     if tls:
-        logstash["tls"] = tls
-    return logstash, None
-
-
-def build_vector(ctx, spec, path, name, profile, endpoints):
-    """(spec.vector, None): 'host:port' of a Vector instance (its vector source, API v2)."""
-    vector = {"endpoint": _hostport_endpoint(ctx, spec, path, name, endpoints)}
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        vector["tls"] = tls
-    return vector, None
+        block["tls"] = tls
+    return block, None
 
 
 def build_splunk(ctx, spec, path, name, profile, endpoints):
     """(spec.splunk, None): an HTTP Event Collector URL (no path) and its token, as given."""
-    splunk = {"endpoint": _url_endpoint(ctx, spec, path, name, endpoints),
+    splunk = {"endpoint": _endpoint(ctx, spec, path, name, endpoints, url=True),
               "token": _as_str(ctx, _given(spec, "token"), _join(path, "token"), required=True)}
     index = _as_str(ctx, _given(spec, "index"), _join(path, "index"))
     if index:
@@ -344,8 +327,8 @@ BUILDERS = (
     ("loki", "Loki", build_loki, ("endpoint", "tenant_id", "auth")),
     ("elasticsearch", "Elasticsearch", build_elasticsearch,
      ("endpoint", "index", "pipeline", "doc_type", "data_stream_enabled", "auth")),
-    ("logstash", "Logstash", build_logstash, ("endpoint",)),
-    ("vector", "Vector", build_vector, ("endpoint",)),
+    ("logstash", "Logstash", build_host_port, ("endpoint",)),
+    ("vector", "Vector", build_host_port, ("endpoint",)),
     ("splunk", "Splunk", build_splunk, ("endpoint", "token", "index")),
 )
 TYPES = tuple(entry[0] for entry in BUILDERS)
