@@ -200,3 +200,42 @@ def test_audit_log_option_moves_the_default_source():
     assert result["objects"][1]["spec"]["file"] == {"include": ["/data/kube-audit/audit.log"]}
     result, _warnings = run(dict(SHORT, audit_log={"output": "Stdout"}))
     assert result["objects"][1]["spec"]["type"] == "KubernetesPods"
+
+
+def _secret_options(spec, path=""):
+    """(option path, no_log) of every destination option whose value the engine writes to a secret CRD field."""
+    secret_names = ("password", "token", "client_key", "key_pass", "aws_access_key", "aws_secret_key")
+    for name, option in spec.items():
+        where = "%s.%s" % (path, name) if path else name
+        if name in secret_names:
+            yield where, option.get("no_log") is True
+        if option.get("options"):
+            yield from _secret_options(option["options"], where)
+
+
+def test_every_secret_option_is_no_log():
+    found = dict(_secret_options(log_shipper_manifest.DESTINATION_SPEC))
+    assert sorted(found) == ["auth.aws_access_key", "auth.aws_secret_key", "auth.password", "auth.token",
+                             "sasl.password", "tls.client_key", "tls.key_pass", "token"]
+    assert all(found.values()), found
+
+
+def test_new_destination_types_build_in_the_module_with_secrets_masked(tmp_path):
+    result, warnings = run({"destinations": [
+        {"type": "elasticsearch", "endpoint": "https://es:9200",
+         "auth": {"strategy": "aws", "aws_access_key": "AKIA-unit", "aws_secret_key": "aws-secret-unit"}},
+        {"type": "splunk", "endpoint": "https://splunk:8088", "token": "hec-token-unit"},
+        {"type": "logstash", "endpoint": "logstash:12345"},
+        {"type": "vector", "endpoint": "vector:6000"},
+    ], "dest_dir": str(tmp_path)})
+    # In process nothing masks no_log values but the module itself.
+    text = json.dumps([result, warnings])
+    assert any("spec.splunk.token" in w for w in warnings), warnings
+    for secret in ("AKIA-unit", "aws-secret-unit", "hec-token-unit", base64.b64encode(b"aws-secret-unit").decode()):
+        assert secret not in text, secret
+    assert [o["spec"]["type"] for o in result["objects"][:4]] == ["Elasticsearch", "Splunk", "Logstash", "Vector"]
+    # Render mode writes the real values, in files only their owner reads.
+    splunk = tmp_path / "clusterlogdestination-kuma-splunk.yml"
+    assert "token: hec-token-unit" in splunk.read_text()
+    assert stat.S_IMODE(os.stat(str(splunk)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(str(tmp_path / "clusterlogdestination-kuma-logstash.yml")).st_mode) == 0o644
