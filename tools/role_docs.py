@@ -70,6 +70,11 @@ def render(role):
         if spec.get("description"):
             lines.append(_text(spec["description"]))
             lines.append("")
+        if entry != "main" and "main" in specs and spec.get("options") == specs["main"].get("options"):
+            # An entry point that checks the same options (a YAML alias of main's) is not listed twice.
+            lines.append("The same variables as entry point `main`.")
+            lines.append("")
+            continue
         lines.append("| Variable | Type | Required | Default | Description |")
         lines.append("|---|---|---|---|---|")
         lines.extend(_options_table(spec.get("options", {})))

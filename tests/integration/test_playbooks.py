@@ -255,9 +255,19 @@ def test_site_stops_on_a_bad_variable_before_anything_changes(play, clean):
     bad["control_plane_audit_log_output"] = "file"
     run = play("auditops.deckhouse.site", bad)
     assert run.rc != 0
-    assert run.failures() == ["localhost: Stop when a variable does not fit: value of control_plane_audit_log_output "
-                              "must be one of: File, Stdout, got: file"]
+    # Each role's own argument validation (entry point validate) fails, and one task reports every error of the play.
+    failures = run.failures()
+    assert len(failures) == 2 and failures[0].startswith(
+        "localhost: auditops.deckhouse.control_plane_audit : Validating arguments against arg spec 'validate'"), failures
+    assert failures[-1] == ("localhost: Stop when a variable does not fit: value of control_plane_audit_log_output "
+                            "must be one of: File, Stdout, got: file")
     assert len(run.plays()) == 1
+    # The errors of both cluster roles, not only the first one's.
+    bad["kuma_log_shipper_preflight"] = "maybe"
+    both = play("auditops.deckhouse.site", bad)
+    assert both.rc != 0 and len(both.plays()) == 1
+    last = both.failures()[-1]
+    assert "control_plane_audit_log_output" in last and "kuma_log_shipper_preflight" in last, last
     assert _versions(clean) == {MC_PATH: None, SECRET_PATH: None}
 
 

@@ -55,3 +55,17 @@ def test_hand_written_text_survives_and_spec_change_makes_readme_stale(role_docs
     assert text.startswith("Intro written by hand.")
     assert text.rstrip().endswith("Footer by hand.")
     assert "UDP or TCP port." in text and "Port of the receiver." not in text
+
+
+def test_an_entry_point_with_mains_options_is_not_listed_twice(role_docs, tmp_path):
+    spec = SPEC.replace("    options:\n", "    options: &options\n", 1) + (
+        "  validate:\n    short_description: Check only\n    options: *options\n"
+        "  other:\n    short_description: Another\n    options:\n      demo_other:\n        type: str\n"
+        "        description: Other.\n")
+    (tmp_path / "roles" / "demo" / "meta" / "argument_specs.yml").write_text(spec)
+    assert role_docs.main([]) == 0
+    readme = (tmp_path / "roles" / "demo" / "README.md").read_text()
+    validate = readme.split("### Entry point `validate`")[1]
+    assert validate.strip().startswith("Check only\n\nThe same variables as entry point `main`.")
+    assert readme.count("`demo_port`") == 1
+    assert "`demo_other`" in readme.split("### Entry point `other`")[1]
