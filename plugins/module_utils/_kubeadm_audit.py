@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Audit logging for kubeadm control planes (no Deckhouse): the files, flags and hostPath volumes of the
 kube-apiserver static pod, and the same settings in the ``kubeadm-config`` ConfigMap's ClusterConfiguration.
-Pure Python (PyYAML), no Ansible imports; manifest editing goes through ``_static_pod``.
+Pure Python (PyYAML), no Ansible imports; manifest editing goes through ``_apiserver_manifest``.
 
 Policy and webhook files are content-addressed (``policy-<sha256 prefix>.yaml``): a new policy is a new file
 and a new ``--audit-policy-file`` value, so the manifest changes whenever the policy does (the kubelet
@@ -21,7 +21,7 @@ import posixpath
 import re
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import ListError
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import (
     HAS_YAML,
     dump_manifest,
     ensure_host_path_volume,

@@ -180,7 +180,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write, backup_file, check_backup_dir, newest_backup
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     CHECKSUM_ANNOTATION,

@@ -296,7 +296,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit 
     remove_from_manifest,
     stale_files,
 )
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import (
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     ManifestError,

@@ -133,7 +133,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit 
     check_extra_args,
     update_cluster_configuration,
 )
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import HAS_YAML, YAML_IMPORT_ERROR
 
 NAME = "kubeadm-config"
 NAMESPACE = "kube-system"

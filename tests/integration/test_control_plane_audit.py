@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import get_flags, load_manifest
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import get_flags, load_manifest
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
 
 pytestmark = pytest.mark.cluster

@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DOC = os.path.join(ROOT, "docs", "troubleshooting.md")
 # Engines whose exceptions reach users as module failures. The audit policy engine is left out: its messages
 # are kube-apiserver's own (field path first), and the page explains them as a class.
-ENGINES = ("_kesl", "_apiserver_probe", "_static_pod", "_io", "_log_shipper", "_log_shipper_common",
+ENGINES = ("_kesl", "_apiserver_probe", "_apiserver_manifest", "_io", "_log_shipper", "_log_shipper_common",
            "_log_shipper_profile", "_log_shipper_input", "_log_shipper_destination", "_log_shipper_sinks",
            "_log_shipper_source", "_log_shipper_render", "_cpm_settings", "_kubeadm_audit", "_audit_simulate")
 ERRORS = ("KeslError", "KeslInputError", "ProbeError", "ManifestError", "LogShipperError", "SettingsError",

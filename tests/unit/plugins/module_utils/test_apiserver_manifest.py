@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils import _static_pod as sp
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _apiserver_manifest as sp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")

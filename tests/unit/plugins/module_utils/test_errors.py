@@ -21,7 +21,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings i
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import KeslError, KeslInputError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import KubeadmAuditError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper import LogShipperError
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import ManifestError
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import ManifestError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 

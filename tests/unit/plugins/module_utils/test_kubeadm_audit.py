@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kubeadm_audit as ka
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import ManifestError, get_flags, load_manifest
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import ManifestError, get_flags, load_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")

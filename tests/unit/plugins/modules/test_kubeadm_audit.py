@@ -11,7 +11,7 @@ import stat
 import pytest
 import yaml
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._static_pod import get_flags, load_manifest
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import get_flags, load_manifest
 from ansible_collections.auditops.deckhouse.plugins.modules import kubeadm_audit, kubeadm_config_audit
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
 
