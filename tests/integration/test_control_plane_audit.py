@@ -251,7 +251,7 @@ def test_not_ready_restores_the_previous_secret(run_role, clean):
     assert run.rc != 0, run
     message = run.failure()
     assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
-    assert "ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % run_role.inventory in message
+    assert "ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % run_role.inventory in message
     assert secret_text(clean) == MINIMAL
 
 
@@ -288,7 +288,7 @@ def test_unreachable_api_fails_with_the_recovery_command(run_role, apiserver_run
     assert run.rc != 0, run
     message = run.failure()
     assert "Restoring the previous Secret failed" in message
-    assert "bring it back on the masters with: ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % (
+    assert "bring it back on the masters with: ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % (
         run_role.inventory) in " ".join(message.split())
 
 
@@ -492,7 +492,7 @@ def test_kubeadm_mode_rolls_the_manifest_back_when_the_apiserver_does_not_come_b
     message = " ".join(run.failure().split())
     assert "did not come back with the new audit settings" in message
     assert "The previous manifest was restored from %s" % node.backups in message
-    assert "ansible-playbook auditops.deckhouse.recover_apiserver -i %s" % run_role.inventory in message
+    assert "ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % run_role.inventory in message
     assert node.text() == before
 
 

@@ -172,6 +172,7 @@ def _node_inventory(tmp_path, group, **host_vars):
 # --- audit, kuma, verify ---------------------------------------------------------------------------------
 
 def test_audit_and_kuma_then_verify_reports_them_and_changes_nothing(play, clean):
+    # The 0.1.0 names (aliases of control_plane_audit and kuma_log_shipper) run the same plays.
     audit = play("auditops.deckhouse.audit", AUDIT_VARS)
     assert audit.rc == 0, audit
     assert audit.changed() >= 1
@@ -354,7 +355,7 @@ def test_recover_apiserver_check_mode_leaves_a_healthy_master_alone(play, k8s_cl
     inventory = _node_inventory(tmp_path, "masters", apiserver_recovery_manifest=str(manifest),
                                 apiserver_recovery_api_url=k8s_cluster.server, apiserver_recovery_backup_dir=str(backups),
                                 apiserver_recovery_k8s_delegate_to="localhost", apiserver_recovery_kubeconfig="")
-    run = play("auditops.deckhouse.recover_apiserver", {}, inventory=inventory, check=True)
+    run = play("auditops.deckhouse.apiserver_recovery", {}, inventory=inventory, check=True)
     assert run.rc == 0, run
     assert run.changed() == 0, run
     report = run.results("Report what happened on this master")["it-node"]["msg"]

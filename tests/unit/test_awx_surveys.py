@@ -68,9 +68,22 @@ def job_templates():
     return configure()["vars"]["auditops_awx_job_templates"]
 
 
+def _names(pattern):
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(pattern))
+
+
+def alias_playbooks():
+    """Old names kept for 0.1.0 users: one import_playbook of another collection playbook and nothing else."""
+    aliases = []
+    for name in _names(os.path.join(PLAYBOOKS, "*.yml")):
+        plays = load_yaml(os.path.join(PLAYBOOKS, name + ".yml"))
+        if len(plays) == 1 and set(plays[0]) <= {"name", "ansible.builtin.import_playbook"}:
+            aliases.append(name)
+    return aliases
+
+
 def collection_playbooks():
-    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(PLAYBOOKS, "*.yml"))
-                  if os.path.basename(p) != "demo.yml")
+    return [name for name in _names(os.path.join(PLAYBOOKS, "*.yml")) if name != "demo" and name not in alias_playbooks()]
 
 
 def role_options(role):
@@ -256,8 +269,16 @@ def test_wrapper_imports_an_existing_collection_playbook(path):
 
 def test_every_collection_playbook_has_a_wrapper_and_a_job_template():
     names = collection_playbooks()
-    assert {os.path.splitext(os.path.basename(p))[0] for p in wrappers()} == set(names)
+    # The wrappers of the old (0.1.0) names stay for job templates created from them; they get no new template.
+    assert {os.path.splitext(os.path.basename(p))[0] for p in wrappers()} == set(names) | set(alias_playbooks())
     assert sorted(t["playbook"] for t in job_templates()) == names
+
+
+def test_the_old_playbook_names_are_aliases_of_the_renamed_ones():
+    assert alias_playbooks() == ["audit", "kuma", "recover_apiserver"]
+    for name in alias_playbooks():
+        target = load_yaml(os.path.join(PLAYBOOKS, name + ".yml"))[0]["ansible.builtin.import_playbook"]
+        assert target[len(FQCN):] in collection_playbooks(), "%s imports %s" % (name, target)
 
 
 def test_every_job_template_has_its_survey_and_no_survey_is_orphaned():
