@@ -312,6 +312,41 @@ def test_kesl_on_a_node_then_verify_reads_it_without_writing(play, clean, tmp_pa
     assert _double_counts(env)["write"] == writes  # verify only read
 
 
+def test_verify_probes_a_master_with_the_recovery_roles_settings(play, k8s_cluster, tmp_path):
+    """The master part: the manifest read by apiserver_manifest_info, /livez and /readyz of the real kube-apiserver
+    with the recovery role's probe settings, the audit log file; a missing one is a problem while audit is on."""
+    (tmp_path / "manifests").mkdir()
+    manifest = tmp_path / "manifests" / "kube-apiserver.yaml"
+    shutil.copy(MANIFEST, str(manifest))
+    original = manifest.read_bytes()
+    audit_log = tmp_path / "audit.log"
+    audit_log.write_text("{}\n")
+    inventory = _node_inventory(tmp_path, "masters", apiserver_recovery_manifest=str(manifest),
+                                apiserver_recovery_api_url=k8s_cluster.server,
+                                kesl_control_executable=str(tmp_path / "no-kesl-control"))
+    verify_vars = {"verify_fail_on_problems": False, "verify_audit_log_path": str(audit_log)}
+    run = play("auditops.deckhouse.verify", verify_vars, inventory=inventory)
+    assert run.rc == 0, run
+    node = run.report()["nodes"]["it-node"]
+    assert node["role"] == "master"
+    apiserver = node["apiserver"]
+    assert apiserver["url"] == k8s_cluster.server and apiserver["manifest"] == "read", apiserver
+    assert apiserver["livez"] in (200, 401, 403) and apiserver["readyz"] in (200, 401, 403), apiserver
+    assert apiserver["audit_log"]["exists"] is True and apiserver["audit_log"]["size"] == 3
+    assert node["kesl"]["installed"] is False and node["kesl"]["node_role"] == "master"
+    assert not [p for p in run.report()["problems"] if p.startswith("it-node")], run.report()["problems"]
+    assert run.changed() == 0 and manifest.read_bytes() == original
+
+    # A probe the recovery role's settings say is unhealthy (only 299 counts), and no manifest to read.
+    manifest.unlink()
+    run = play("auditops.deckhouse.verify", dict(verify_vars, apiserver_recovery_healthy_status=[299]), inventory=inventory)
+    assert run.rc == 0, run
+    node = run.report()["nodes"]["it-node"]
+    assert node["apiserver"]["manifest"].startswith("path: ") and "does not exist" in node["apiserver"]["manifest"]
+    assert "it-node: kube-apiserver /livez does not answer as healthy" in run.report()["problems"]
+    assert "it-node: kube-apiserver /readyz does not answer as healthy" in run.report()["problems"]
+
+
 def test_kesl_role_takes_lists_and_booleans_as_strings(play, tmp_path):
     """Issue 18 item 8: -e and AWX surveys send strings; kesl_stop_tasks_extra=Web_Control wrote five exclusions and
     then failed on list + string."""
