@@ -81,6 +81,7 @@ _TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|
 _KEY_REQUEST_OBJECT = b',"requestObject":'
 _KEY_RESPONSE_OBJECT = b',"responseObject":'
 _KEY_RECEIVED = b',"requestReceivedTimestamp":'
+_OBJECT_KEY_END = b'Object":'  # the end of both body keys
 
 
 class SimulationError(PathError):
@@ -185,8 +186,13 @@ def _body_spans(line):
         return None
     response = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
     request = line.rfind(_KEY_REQUEST_OBJECT, 0, response if response >= 0 else end)
-    if (response >= 0 and line.count(_KEY_RESPONSE_OBJECT) != 1) or \
-            (request >= 0 and line.count(_KEY_REQUEST_OBJECT) != 1):
+    found = (response >= 0) + (request >= 0)
+    # Both keys end in _OBJECT_KEY_END, which cannot overlap itself: when the line holds it no more often than
+    # the keys found, each found key is the only one of its kind. One scan instead of one per key; only when
+    # something else ends alike (an "involvedObject" key in a body) are the keys counted one by one.
+    if found and line.count(_OBJECT_KEY_END) != found and (
+            (response >= 0 and line.count(_KEY_RESPONSE_OBJECT) != 1) or
+            (request >= 0 and line.count(_KEY_REQUEST_OBJECT) != 1)):
         return None
     return request, response, end
 
@@ -270,7 +276,15 @@ def read_line(line, loads=_loads):
     """Parse one raw log line (bytes). The bodies - most of a RequestResponse log - are measured and cut
     from the raw line rather than parsed: kube-apiserver writes them just before the timestamps, so they
     are found from the end. A line written another way is parsed whole. ValueError when it is not JSON."""
-    spans = _body_spans(line) if _KEY_REQUEST_OBJECT in line or _KEY_RESPONSE_OBJECT in line else None
+    if _OBJECT_KEY_END not in line:  # then neither body key is: one scan of the line instead of two
+        # No body key where kube-apiserver writes one (most lines): what the general path below gives when the
+        # event has no body either, without measuring bodies that are not there.
+        event = loads(line)
+        if event.__class__ is dict and "requestObject" not in event and "responseObject" not in event:
+            return Line(event, 0, 0, None, len(line.rstrip(b"\r\n")))
+        spans = None
+    else:
+        spans = _body_spans(line)
     if spans is not None:
         request, response, end = spans
         start = request if request >= 0 else response
@@ -490,7 +504,8 @@ class _Simulation(object):
             if group is None:
                 group = self.groups[signature] = len(self.group_list)
                 self.group_list.append(signature)
-            found = (request, decisions, categories, _may_be_privileged(request), kind, group)
+            found = (request, decisions, categories, _may_be_privileged(request), kind, group,
+                     request["user"] is not None)
             self.cache[key] = found
         return found
 
@@ -500,18 +515,19 @@ class _Simulation(object):
         event = read.event
         audit_id = event.get("auditID")
         stage = event.get("stage")
-        entry = self.pending.pop(audit_id, None) if self.pending else None
-        if stage not in FINAL_STAGES and known[0]["user"] is not None:
+        pending = self.pending
+        entry = pending.pop(audit_id, None) if pending else None
+        if known[6] and stage not in FINAL_STAGES:  # an authenticated request's earlier stage: wait for the last
             if entry is None:
                 entry = [known, read, 0, {}]
-                if len(self.pending) >= PENDING_LIMIT:
-                    oldest = next(iter(self.pending))
-                    self.finish(*self.pending.pop(oldest), final=False)
+                if len(pending) >= PENDING_LIMIT:
+                    oldest = next(iter(pending))
+                    self.finish(*pending.pop(oldest), final=False)
             # Keep only what finish() needs of a waiting event: memory stays small with many open watches.
             entry[1] = Line({"level": event.get("level")}, 0, 0, None, read.meta_size)
             entry[2] += 1
             entry[3][stage] = _metadata_size(read)
-            self.pending[audit_id] = entry
+            pending[audit_id] = entry
             return
         if entry is None:
             self.finish(known, read, 1, None, final=True)
@@ -734,6 +750,8 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
     total = os.fstat(raw.fileno()).st_size
     run = _Simulation(results)
     lookup = run.lookup
+    cache = run.cache
+    add_event = run.event
     named = _named_resources([result.policy for result in results])
     source = {"path": path, "lines": 0, "events": 0, "requests": 0, "bad_lines": 0, "bad_line_examples": [],
               "bytes": 0, "first_timestamp": None, "last_timestamp": None, "duration_seconds": None,
@@ -759,7 +777,8 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                     raise ValueError("not an audit.k8s.io Event")
                 if not event.get("auditID") or not isinstance(event.get("stage"), str):
                     raise ValueError("auditID or stage is missing")
-                known = lookup(request_key(event, named))
+                key = request_key(event, named)
+                known = cache.get(key) or lookup(key)  # lookup() when not cached: one call less per event
             except (ValueError, TypeError) as exc:
                 if not line.strip():
                     continue
@@ -776,7 +795,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                     first = stamp
                 if last is None or stamp > last:
                     last = stamp
-            run.event(read, known)
+            add_event(read, known)
     except (IOError, OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise SimulationError("log", "reading %s failed after line %d: %s" % (path, number, exc))
     finally:

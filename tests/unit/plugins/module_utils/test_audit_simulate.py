@@ -152,6 +152,33 @@ def test_read_line_parses_other_layouts_whole(layout):
     assert read.meta_size == len(raw) - sum(sizes)
 
 
+@pytest.mark.parametrize("body", [
+    {"kind": "Event", "involvedObject": {"kind": "Pod", "name": "a"}},      # another key ending in Object":
+    {"kind": "ConfigMap", "data": {"requestObject": "x"}},                 # the key's name, not the key
+    {"kind": "ConfigMap", "data": {"x": ",\"requestObject\":"}},            # the key's bytes inside a string
+])
+def test_read_line_measures_on_the_line_whatever_the_body_holds(body):
+    """The one-scan check of the body keys (_OBJECT_KEY_END) gives what counting each key gives: the keys are
+    found on the line and the bodies measured there, not re-encoded (the event's own bytes count)."""
+    data = pod_create("a")[1]
+    data["responseObject"] = body
+    # Spaces json.dumps would not write: re-encoding the body would give another size.
+    raw = line(data).encode().replace(b'"kind":"ConfigMap"', b'"kind" : "ConfigMap"').replace(
+        b'"involvedObject":{', b'"involvedObject": {')
+    read = sim.read_line(raw)
+    assert read.event == dict((key, value) for key, value in data.items() if not key.endswith("Object"))
+    start = raw.index(b',"responseObject":')
+    end = raw.index(b',"requestReceivedTimestamp":')
+    assert read.response_size == end - start
+    assert read.request_size == start - raw.index(b',"requestObject":')
+    assert read.meta_size == len(raw) - read.request_size - read.response_size
+    assert read.request_object() == POD
+    for name in sim.DECODERS:
+        again = sim.read_line(raw, sim.DECODERS[name])
+        assert (again.event, again.request_size, again.response_size, again.meta_size) == \
+            (read.event, read.request_size, read.response_size, read.meta_size)
+
+
 def test_parse_timestamp():
     assert sim.parse_timestamp("1970-01-01T00:01:00Z") == 60
     assert sim.parse_timestamp("1970-01-01T00:00:01.500000Z") == 1.5
