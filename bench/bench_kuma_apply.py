@@ -47,6 +47,7 @@ import harness  # noqa: E402  (tests/cluster is not a package)
 SEED = os.path.join(os.path.dirname(ROOT), "shared", "seeds", "001_289d90cff70fa122.txt")
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "golden")
 ROLE_PLAYBOOK = os.path.join(ROOT, "playbooks", "kuma.yml")
+EMPTY_PLAYBOOK = os.path.join(ROOT, "bench", "playbooks", "empty.yml")
 ROLE_VARS = os.path.join(ROOT, "bench", "vars", "kuma_examples.yml")
 KUBECTL_WRAPPER = os.path.join(ROOT, "bench", "go", "kubectl")
 PLURALS = {"ClusterLogDestination": "clusterlogdestinations", "ClusterLoggingConfig": "clusterloggingconfigs"}
@@ -187,6 +188,7 @@ class Kubectl(object):
 
 class Role(object):
     label = "role"
+    playbook = ROLE_PLAYBOOK
 
     def __init__(self, destinations, workdir):
         with open(ROLE_VARS) as handle:
@@ -203,11 +205,17 @@ class Role(object):
             handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
 
     def run(self, api):
-        seconds, result, proc = run_playbook(["-i", self.inventory, "-e", "@" + self.vars_file, ROLE_PLAYBOOK],
+        seconds, result, proc = run_playbook(["-i", self.inventory, "-e", "@" + self.vars_file, self.playbook],
                                              ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
         if proc.returncode != 0 or result["failed"]:
             raise BenchError("the role failed (rc %s): %s\n%s" % (proc.returncode, result["failures"], proc.stderr[-2000:]))
         return seconds, result["changed"]
+
+
+class EmptyPlay(Role):
+    """The floor: ansible-playbook with the same inventory and variables and a play with no task."""
+    label = "empty play"
+    playbook = EMPTY_PLAYBOOK
 
 
 def server_objects(api, golden_objects):
@@ -304,7 +312,7 @@ def main(argv=None):
         destinations = [obj["metadata"]["name"] for obj in golden_objects if obj["kind"] == "ClusterLogDestination"]
         # One runner: each server it starts gets an etcd prefix of its own, so each contender starts empty.
         runner = harness.ApiServerRunner(cluster)
-        for contender in (Kubectl(kubectl, files, workdir), Role(destinations, workdir)):
+        for contender in (Kubectl(kubectl, files, workdir), Role(destinations, workdir), EmptyPlay(destinations, workdir)):
             contender_rows, live = measure_contender(contender, runner, workdir, golden_objects)
             rows.extend(contender_rows)
             if contender.label == "role" and live != golden_objects:
@@ -322,12 +330,21 @@ def main(argv=None):
         print("- " + note)
     for row in rows:
         print("- %s, %s run: %s" % (row["contender"], row["run"], _counts(row["requests"]["by_kind"])))
+    print("- " + ratios(rows))
     second = [row for row in rows if row["contender"] == "role" and row["run"] == "second"][0]
     if second["changed"]:
         problems.append("the role is not idempotent: its second run reported %d changed tasks" % second["changed"])
     for problem in problems:
         print("bench_kuma_apply: %s" % problem, file=sys.stderr)
     return 1 if problems else 0
+
+
+def ratios(rows):
+    """The role's wall time against kubectl's, and against the floor (an empty play) on each run."""
+    seconds = dict(((row["contender"], row["run"]), row["seconds"]) for row in rows)
+    return "; ".join("%s run: role %.1fx kubectl's wall time, empty play %.1fx, role minus empty play %.1f s" % (
+        run, seconds["role", run] / seconds["kubectl apply", run], seconds["empty play", run] / seconds["kubectl apply", run],
+        seconds["role", run] - seconds["empty play", run]) for run in ("first", "second"))
 
 
 def _counts(counter):
