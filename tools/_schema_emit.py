@@ -13,7 +13,8 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+# The upstream files sit beside the checkout (../shared, as in CI); $AUDITOPS_REFERENCE points elsewhere.
+DEFAULT_SOURCE = os.environ.get("AUDITOPS_REFERENCE", os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse")))
 MAX_LINE = 150
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 
@@ -98,6 +99,10 @@ def main(argv, doc, script, generate, output, source_help):
     parser.add_argument("--output", default=output)
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when stale")
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.source_dir):
+        sys.stderr.write("%s: no upstream reference folder %s (clone it beside the checkout as ../shared, "
+                         "or pass --source-dir)\n" % (script, args.source_dir))
+        return 2
     text = generate(args.source_dir)
     current = None
     if os.path.exists(args.output):

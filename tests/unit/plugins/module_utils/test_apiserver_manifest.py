@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _apiserver_manifest as sp
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
-DECKHOUSE_REF = os.path.join(ROOT, "..", "shared", "reference", "deckhouse")
 
 
 def fixture(name):
@@ -269,9 +269,8 @@ def test_endpoint(name, url):
 
 
 def test_every_audit_flag_deckhouse_renders_is_stripped_by_default():
-    templates = glob.glob(os.path.join(DECKHOUSE_REF, "control-plane-kubeadm-config.*.tpl"))
-    if not templates:
-        pytest.skip("Deckhouse reference templates not present")
+    templates = glob.glob(os.path.join(_paths.require(_paths.REFERENCE), "control-plane-kubeadm-config.*.tpl"))
+    assert templates, "no control-plane-kubeadm-config.*.tpl in %s" % _paths.REFERENCE
     rendered = set()
     for path in templates:
         with open(path) as handle:

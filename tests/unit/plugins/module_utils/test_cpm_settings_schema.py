@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_cpm_settings_schema.py")
-SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+SOURCE = _paths.REFERENCE
+needs_source = _paths.needs(SOURCE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import gen_cpm_settings_schema as generator  # noqa: E402  (tools/ is not a package)
 
-needs_source = pytest.mark.skipif(not os.path.isdir(SOURCE),
-                                  reason="reference files (../shared/reference/deckhouse) not available")
 
 
 @needs_source

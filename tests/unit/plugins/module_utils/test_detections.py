@@ -14,6 +14,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_s
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detection_coverage as cov
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detections as det
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _falco_rules as fr
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 SEED_LIST = {"pod_exec_attach", "pod_portforward", "pod_ephemeral_container", "rbac_cluster_admin_binding",
              "rbac_role_change", "rbac_binding_change", "serviceaccount_change", "serviceaccount_token",
@@ -108,11 +109,7 @@ def test_prune_only_owned_objects():
 
 def test_objects_match_the_upstream_crd_schemas():
     # Where tests/cluster/harness.py reads the upstream CRDs from.
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-    reference = os.environ.get("AUDITOPS_REFERENCE", os.path.join(os.path.dirname(root), "shared", "reference", "deckhouse"))
-    path = os.path.join(reference, "runtime-audit-engine-crd-falco-audit-rules.yaml")
-    if not os.path.exists(path):
-        pytest.skip("upstream CRDs not beside the checkout")
+    path = _paths.require(os.path.join(_paths.REFERENCE, "runtime-audit-engine-crd-falco-audit-rules.yaml"))
     with open(path) as handle:
         crd = yaml.safe_load(handle)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]

@@ -13,10 +13,11 @@ import sys
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
-NOTES = os.path.join(ROOT, "..", "shared", "reference", "kesl.md")
+NOTES = os.path.join(_paths.SHARED, "reference", "kesl.md")
 
 APP_INFO = """Name:                                       Kaspersky Endpoint Security 10 SP1 for Linux
 Version:                                    10.1.0.5960
@@ -65,7 +66,7 @@ Key=Value
 
 def documented_exit_codes():
     """Every code in the exit-code table of the research notes (rows like ``| 71 / 72 / 73 | ...``)."""
-    with open(NOTES) as handle:
+    with open(_paths.require(NOTES)) as handle:
         text = handle.read()
     table = text[text.index("### 1.7 Exit codes"):text.index("### 1.8")]
     codes = set()

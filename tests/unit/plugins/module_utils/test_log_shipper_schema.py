@@ -12,23 +12,25 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_log_shipper_schema.py")
-SOURCE = os.path.normpath(os.path.join(ROOT, "..", "shared", "reference", "deckhouse"))
+SOURCE = _paths.REFERENCE
+needs_source = _paths.needs(SOURCE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import _schema_emit  # noqa: E402  (tools/ is not a package)
 import gen_log_shipper_schema as generator  # noqa: E402
 
 
-@pytest.mark.skipif(not os.path.isdir(SOURCE), reason="CRD reference files (../shared/reference/deckhouse) not available")
+@needs_source
 def test_committed_schema_is_fresh():
     with open(OUTPUT) as handle:
         committed = handle.read()
     assert generator.generate(SOURCE) == committed, "stale: run python tools/gen_log_shipper_schema.py"
 
 
-@pytest.mark.skipif(not os.path.isdir(SOURCE), reason="CRD reference files (../shared/reference/deckhouse) not available")
+@needs_source
 def test_check_mode_detects_a_stale_file(tmp_path):
     stale = tmp_path / "schema.py"
     stale.write_text("SNAPSHOTS = {}\n")

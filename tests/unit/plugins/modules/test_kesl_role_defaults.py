@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ROLE = os.path.join(ROOT, "roles", "kesl")
-REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "deckhouse", "deckhouse-used-directories.yml")
+REFERENCE = os.path.join(_paths.REFERENCE, "deckhouse-used-directories.yml")
 
 
 def load(path):
@@ -33,7 +34,7 @@ def specs():
 
 
 def test_directories_match_deckhouse(defaults):
-    reference = load(REFERENCE)["directories"]
+    reference = load(_paths.require(REFERENCE))["directories"]
     assert len(reference) == 14
     wanted = [(d["path"], d["node"]) for d in reference]
     ours = [(d["path"], d["node"]) for d in defaults["kesl_directories"]]

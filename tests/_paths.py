@@ -1,0 +1,50 @@
+"""Where the tests find things: the checkout (ROOT) and the upstream reference data beside it.
+
+One home for the paths the tests and the test cluster share. ``../shared`` (or ``$AUDITOPS_SHARED``,
+``$AUDITOPS_REFERENCE`` for the Deckhouse files) only adds upstream reference data: a clone with nothing
+beside it still runs every test, and the tests that compare against upstream call ``require()``, which
+skips with a reason naming the missing path - except in CI (``$CI`` set, as ``.ci/run`` does), where
+the reference is always present and its absence is a failure.
+
+Importable as ``ansible_collections.auditops.deckhouse.tests._paths`` and, from the scripts in tests/
+that put tests/ on sys.path, as ``_paths``. No pytest import at module level (the harness runs without it).
+"""
+
+import functools
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+SHARED = os.environ.get("AUDITOPS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
+REFERENCE = os.environ.get("AUDITOPS_REFERENCE", os.path.join(SHARED, "reference", "deckhouse"))
+
+
+def in_ci():
+    return bool(os.environ.get("CI"))
+
+
+def missing_message(path):
+    return ("upstream reference %s is not beside the checkout: the comparison with upstream was skipped "
+            "(clone the shared reference to ../shared or set AUDITOPS_SHARED to run it)" % path)
+
+
+def require(path):
+    """``path`` when it exists; else skip the calling test saying which path is missing (fail under CI)."""
+    if os.path.exists(path):
+        return path
+    import pytest  # pylint: disable=import-outside-toplevel
+    if in_ci():
+        pytest.fail("upstream reference %s is not beside the checkout, and CI is set, where it must be present" % path,
+                    pytrace=False)
+    pytest.skip(missing_message(path))
+    return path
+
+
+def needs(path):
+    """Decorator: the test runs only where ``path`` exists (``require`` says why not, and fails under CI)."""
+    def decorate(test):
+        @functools.wraps(test)
+        def wrapper(*args, **kwargs):
+            require(path)
+            return test(*args, **kwargs)
+        return wrapper
+    return decorate
