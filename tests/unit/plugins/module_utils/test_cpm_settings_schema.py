@@ -7,7 +7,6 @@
 import os
 import sys
 
-import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
@@ -19,7 +18,6 @@ SOURCE = _paths.REFERENCE
 needs_source = _paths.needs(SOURCE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import gen_cpm_settings_schema as generator  # noqa: E402  (tools/ is not a package)
-
 
 
 @needs_source

@@ -8,7 +8,6 @@ import ast
 import os
 import sys
 
-import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
