@@ -32,11 +32,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import calendar
 import gzip
 import json
 import os
-import re
 import sys
 import time
 import zlib
@@ -44,6 +42,21 @@ import zlib
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detection_coverage
+# The reading and the formatting have files of their own; this file stays the public face (modules, filters,
+# tests and benchmarks import from here).
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate_read import (  # noqa: F401 (re-exported, see __all__)
+    DECODERS, DEFAULT_DECODER, Line, _request_from_key, body_sizes, parse_timestamp, read_line, request_from_event,
+    request_key)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate_report import (  # noqa: F401 (re-exported, see __all__)
+    SECURITY_CATEGORIES, _human, _rule_summary, format_report, format_tables, summary_line)
+
+__all__ = [
+    "body_sizes", "BAD_LINE_EXAMPLES", "Candidate", "DECISION_CACHE_LIMIT", "DECODERS", "DEFAULT_DECODER",
+    "DEFAULT_ROTATION", "FINAL_STAGES", "format_report", "format_tables", "LEVELS", "Line", "main", "MIB",
+    "parse_timestamp", "PENDING_LIMIT", "read_line", "Report", "REQUEST_BODY_BYTES", "request_from_event",
+    "request_key", "RESPONSE_BODY_BYTES", "SECURITY_CATEGORIES", "security_categories", "simulate",
+    "SimulationError", "summary_line", "TARGETS",
+]
 
 LEVELS = engine.LEVELS
 _RANK = dict((level, rank) for rank, level in enumerate(LEVELS))
@@ -62,13 +75,6 @@ RESPONSE_BODY_BYTES = {"get": 3000, "list": 30000, "create": 3000, "update": 300
                        "delete": 3000, "deletecollection": 30000}
 _NO_BODY_SUBRESOURCES = engine.LONG_RUNNING_SUBRESOURCES
 
-SECURITY_CATEGORIES = {
-    "pod_exec_attach": "exec, attach and port-forward into pods",
-    "secrets_access": "any request on core secrets",
-    "rbac_changes": "create, update, patch or delete of rbac.authorization.k8s.io objects",
-    "privileged_pods": "pod creations and updates with a privileged container (seen only where the log has the "
-                       "request body)",
-}
 _WRITE_VERBS = frozenset(("create", "update", "patch", "delete", "deletecollection"))
 _INTERACTIVE = frozenset(("exec", "attach", "portforward"))
 
@@ -76,12 +82,6 @@ BAD_LINE_EXAMPLES = 5
 PENDING_LIMIT = 50000     # requests waiting for their ResponseComplete event (in-flight watches and the like)
 DECISION_CACHE_LIMIT = 65536
 _PROGRESS_EVERY_LINES = 20000
-
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-_KEY_REQUEST_OBJECT = b',"requestObject":'
-_KEY_RESPONSE_OBJECT = b',"responseObject":'
-_KEY_RECEIVED = b',"requestReceivedTimestamp":'
-_OBJECT_KEY_END = b'Object":'  # the end of both body keys
 
 
 class SimulationError(PathError):
@@ -97,211 +97,6 @@ class Candidate(object):
         self.policy = policy
         self.target = target
         self.basic_policy = basic_policy
-
-
-def parse_timestamp(text):
-    """RFC 3339 (as in audit events) -> seconds since the epoch, None when it is not one."""
-    match = _TIMESTAMP.match(text or "")
-    if not match:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + float(match.group(7) or 0)
-    zone = match.group(8)
-    if zone != "Z":
-        offset = int(zone[1:3]) * 3600 + int(zone[4:6]) * 60
-        seconds -= offset if zone[0] == "+" else -offset
-    return seconds
-
-
-def request_key(event, named=None):
-    """The request an event belongs to, as a hashable key: (user, groups, verb, namespace, api_group,
-    resource, subresource, name, path). The policy sees the authenticated user, not an impersonated one
-    (the audit filter runs before impersonation); a failed authentication has no user. Only the event's
-    structure is checked here (ValueError); the values' types are checked once per distinct key, by
-    ``_request_from_key``. ``named``: the (group, resource) pairs whose object names the policies decide
-    by (``_named_resources``); other requests get the name "" (when it is a string), so requests on many
-    objects share one key. None keeps every name."""
-    user = event.get("user")
-    if user is None:
-        user = {}
-    elif not isinstance(user, dict):
-        raise ValueError("user is not an object")
-    groups = user.get("groups")
-    if groups is None:
-        groups = ()
-    elif isinstance(groups, list):
-        groups = tuple(groups)
-    else:
-        raise ValueError("user.groups is not a list of strings")
-    ref = event.get("objectRef")
-    if ref is not None and not isinstance(ref, dict):
-        raise ValueError("objectRef is not an object")
-    if ref and ref.get("resource"):
-        group, resource, name = ref.get("apiGroup") or "", ref["resource"], ref.get("name") or ""
-        if named is not None and isinstance(name, str) and isinstance(group, str) and isinstance(resource, str) \
-                and (group, resource) not in named:
-            name = ""
-        return (user.get("username") or None, groups, event.get("verb"), ref.get("namespace") or "",
-                group, resource, ref.get("subresource") or "", name, "")
-    uri = event.get("requestURI") or ""
-    if not isinstance(uri, str):
-        raise ValueError("requestURI is not a string")
-    return (user.get("username") or None, groups, event.get("verb"), "", "", "", "", "", uri.split("?", 1)[0])
-
-
-_KEY_FIELDS = ("user", "groups", "verb", "namespace", "api_group", "resource", "subresource", "name", "path")
-
-
-def _request_from_key(key):
-    """The request description the policy engine decides on (engine.normalize_request's shape); ValueError
-    when a field has the wrong type."""
-    request = dict(zip(_KEY_FIELDS, key))
-    if not isinstance(request["verb"], str):
-        raise ValueError("verb is missing")
-    if request["user"] is not None and not isinstance(request["user"], str):
-        raise ValueError("user.username is not a string")
-    if not all(isinstance(group, str) for group in request["groups"]):
-        raise ValueError("user.groups is not a list of strings")
-    for field in _KEY_FIELDS[3:]:
-        if not isinstance(request[field], str):
-            raise ValueError("%s is not a string" % field)
-    request["groups"] = list(request["groups"])
-    request["resource_request"] = bool(request["resource"])
-    return request
-
-
-def request_from_event(event):
-    """The request description the policy engine decides on, read from an audit event (ValueError when
-    the event's fields have the wrong structure or types)."""
-    return _request_from_key(request_key(event))
-
-
-def _body_spans(line):
-    """(request key offset or -1, response key offset or -1, offset of the timestamps) of the top-level
-    bodies in a raw line as kube-apiserver writes it (bodies just before requestReceivedTimestamp). None when
-    the line is laid out otherwise, or when a body key also appears inside a body, which would make the
-    offsets ambiguous."""
-    end = line.rfind(_KEY_RECEIVED)
-    if end < 0 or line.count(_KEY_RECEIVED) != 1:
-        return None
-    response = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
-    request = line.rfind(_KEY_REQUEST_OBJECT, 0, response if response >= 0 else end)
-    found = (response >= 0) + (request >= 0)
-    # Both keys end in _OBJECT_KEY_END, which cannot overlap itself: when the line holds it no more often than
-    # the keys found, each found key is the only one of its kind. One scan instead of one per key; only when
-    # something else ends alike (an "involvedObject" key in a body) are the keys counted one by one.
-    if found and line.count(_OBJECT_KEY_END) != found and (
-            (response >= 0 and line.count(_KEY_RESPONSE_OBJECT) != 1) or
-            (request >= 0 and line.count(_KEY_REQUEST_OBJECT) != 1)):
-        return None
-    return request, response, end
-
-
-def body_sizes(line, event):
-    """Bytes of the top-level requestObject and responseObject (with their keys) in the raw line; measured
-    on the line where its layout allows it, else by encoding them again."""
-    has_request, has_response = "requestObject" in event, "responseObject" in event
-    if not has_request and not has_response:
-        return 0, 0
-    spans = _body_spans(line)
-    if spans is None or (spans[0] >= 0) != has_request or (spans[1] >= 0) != has_response:
-        return _encoded_sizes(event)
-    request, response, end = spans
-    request_end = response if response >= 0 else end
-    return (request_end - request if request >= 0 else 0), (end - response if response >= 0 else 0)
-
-
-def _encoded_sizes(event):
-    sizes = []
-    for key in ("requestObject", "responseObject"):
-        if key in event:
-            sizes.append(len(key) + 4 + len(json.dumps(event[key], separators=(",", ":")).encode("utf-8")))
-        else:
-            sizes.append(0)
-    return sizes[0], sizes[1]
-
-
-class Line(object):
-    """One log line read: the event without its bodies, the bodies' sizes in bytes (with their keys),
-    the raw or parsed request body (for the privileged-pod check) and the size of the rest."""
-
-    __slots__ = ("event", "request_size", "response_size", "request_body", "meta_size")
-
-    def __init__(self, event, request_size, response_size, request_body, meta_size):
-        self.event = event
-        self.request_size = request_size
-        self.response_size = response_size
-        self.request_body = request_body   # bytes (not parsed yet), the parsed object, or None
-        self.meta_size = meta_size         # bytes without bodies and without the newline
-
-    def request_object(self):
-        if isinstance(self.request_body, bytes):
-            try:
-                return json.loads(self.request_body)
-            except ValueError:
-                return None
-        return self.request_body
-
-
-_DECODE = json.JSONDecoder().decode  # json.loads without its per-call encoding detection
-
-
-def _loads(raw):
-    return _DECODE(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError too
-
-
-def _fast_loads(raw):
-    """orjson where it decodes the line (about twice as fast); anything it refuses (NaN, integers beyond
-    64 bits, ...) is decoded by the standard library, so both decoders give the same events and the same
-    error for a line that is not JSON."""
-    try:
-        return _ORJSON_LOADS(raw)
-    except ValueError:  # orjson.JSONDecodeError is a ValueError
-        return _loads(raw)
-
-
-# The optional decoder (orjson, in requirements.txt of neither the collection nor its modules): when it is
-# not installed the standard library decodes every line, with the same results.
-try:
-    from orjson import loads as _ORJSON_LOADS
-except ImportError:
-    _ORJSON_LOADS = None
-DECODERS = {"json": _loads}
-if _ORJSON_LOADS is not None:
-    DECODERS["orjson"] = _fast_loads
-DEFAULT_DECODER = "orjson" if _ORJSON_LOADS is not None else "json"
-
-
-def read_line(line, loads=_loads):
-    """Parse one raw log line (bytes). The bodies - most of a RequestResponse log - are measured and cut
-    from the raw line rather than parsed: kube-apiserver writes them just before the timestamps, so they
-    are found from the end. A line written another way is parsed whole. ValueError when it is not JSON."""
-    if _OBJECT_KEY_END not in line:  # then neither body key is: one scan of the line instead of two
-        # No body key where kube-apiserver writes one (most lines): what the general path below gives when the
-        # event has no body either, without measuring bodies that are not there.
-        event = loads(line)
-        if event.__class__ is dict and "requestObject" not in event and "responseObject" not in event:
-            return Line(event, 0, 0, None, len(line.rstrip(b"\r\n")))
-        spans = None
-    else:
-        spans = _body_spans(line)
-    if spans is not None:
-        request, response, end = spans
-        start = request if request >= 0 else response
-        request_end = response if response >= 0 else end
-        if start >= 0:
-            event = loads(line[:start] + line[end:])
-            # A body written after the timestamps (another key order) is still in the event: parse whole.
-            if isinstance(event, dict) and "requestObject" not in event and "responseObject" not in event:
-                return Line(event, request_end - request if request >= 0 else 0, end - response if response >= 0 else 0,
-                            line[request + len(_KEY_REQUEST_OBJECT):request_end] if request >= 0 else None,
-                            len(line.rstrip(b"\r\n")) - (end - start))
-    event = loads(line)
-    if not isinstance(event, dict):
-        return Line(event, 0, 0, None, 0)
-    request_size, response_size = body_sizes(line, event)
-    return Line(event, request_size, response_size, event.get("requestObject"),
-                len(line.rstrip(b"\r\n")) - request_size - response_size)
 
 
 def _privileged(body):
@@ -652,20 +447,6 @@ def _mean(table, kind, defaults):
     return _default_body(kind, defaults)
 
 
-def _rule_summary(rule):
-    parts = ["level=%s" % rule.get("level")]
-    for key in ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs"):
-        if rule.get(key):
-            parts.append("%s=%s" % (key, ",".join(rule[key])))
-    if rule.get("resources"):
-        parts.append("resources=%s" % ",".join(
-            "%s/%s" % (entry.get("group", "") or "core", "|".join(entry.get("resources") or ["*"]))
-            for entry in rule["resources"]))
-    if rule.get("omitStages"):
-        parts.append("omitStages=%s" % ",".join(rule["omitStages"]))
-    return " ".join(parts)
-
-
 def _result_dict(result, duration, rotation):
     rules_out = []
     policy_rules = (result.policy or {}).get("rules") or []
@@ -817,79 +598,7 @@ def _short(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def summary_line(result):
-    """One line per result, for people: rate, volume, retention and the security requests it loses."""
-    if result.get("mb_per_day") is None:
-        volume = "%d events, %s (no time span to project)" % (result["events"], _human(result["bytes"]))
-    else:
-        volume = "%.1f events/s, %.1f MiB/day, keeps %.1f h of events (limited by %s)" % (
-            result["events_per_second"], result["mb_per_day"], result["retention_hours"], result["retention_limited_by"])
-    lost = ["%d %s" % (values["lost"], name) for name, values in sorted(result["security"].items()) if values["lost"]]
-    estimated = ""
-    if result["bytes"] and result["estimated_body_bytes"]:
-        estimated = "; %d%% of the bytes are estimated bodies" % round(100.0 * result["estimated_body_bytes"] / result["bytes"])
-    line = "%s: %s; loses %s%s" % (result["name"], volume, ", ".join(lost) or "no security-relevant request", estimated)
-    if result.get("detections"):
-        line += "; " + _detection_coverage.summary(result["name"], result["detections"])
-    return line
-
-
 # --- command line (python -m ...; modules use simulate() only) -----------------------------------------------------------------------------
-
-def _human(size):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return "%.1f %s" % (size, unit) if unit != "B" else "%d B" % size
-        size /= 1024.0
-    return str(size)
-
-
-def format_report(report):
-    """The report as text tables (what the command line prints)."""
-    return format_tables(report.as_dict())
-
-
-def format_tables(data):
-    """The tables of format_report from the report as a dict (the audit_policy_simulate module's result)."""
-    source = data["input"]
-    out = ["%s: %d lines, %d audit events, %d requests, %s; %s to %s (%s s)" % (
-        source["path"], source["lines"], source["events"], source["requests"], _human(source["bytes"]),
-        source["first_timestamp"], source["last_timestamp"], source["duration_seconds"])]
-    if source["bad_lines"]:
-        out.append("skipped %d lines that are not audit events; first: %s" % (source["bad_lines"], "; ".join(
-            "line %d: %s" % (bad["line"], bad["error"]) for bad in source["bad_line_examples"])))
-    rotation = source["rotation"]
-    out.append("")
-    header = "%-28s %10s %10s %9s %10s %12s  %s" % ("policy", "events", "size", "events/s", "MiB/day",
-                                                    "retention h", "requests None/Metadata/Request/RequestResponse")
-    out.extend([header, "-" * len(header)])
-    for result in data["results"]:
-        levels = "/".join(str(result["requests_by_level"][level]) for level in LEVELS)
-        out.append("%-28s %10d %10s %9s %10s %12s  %s" % (
-            result["name"][:28], result["events"], _human(result["bytes"]), _fmt(result["events_per_second"]),
-            _fmt(result["mb_per_day"]), _fmt(result["retention_hours"]), levels))
-    out.append("(retention: %d MiB x %d rotated files, at most %d days)" % (
-        rotation["max_size_mb"], rotation["max_backups"], rotation["max_age_days"]))
-    out.append("")
-    header = "%-28s %s" % ("security-relevant requests", "  ".join("%-22s" % name for name in SECURITY_CATEGORIES))
-    out.extend([header, "-" * len(header)])
-    for result in data["results"]:
-        cells = []
-        for name in SECURITY_CATEGORIES:
-            found = result["security"][name]
-            cells.append("%-22s" % ("%d/%d kept, %d body" % (found["recorded"], found["requests"], found["with_body"])))
-        out.append("%-28s %s" % (result["name"][:28], "  ".join(cells)))
-    out.append("")
-    for result in data["results"]:
-        out.append(_detection_coverage.summary(result["name"], result["detections"]))
-    return "\n".join(out)
-
-
-def _fmt(value):
-    if value is None:
-        return "-"
-    return "%.1f" % value if value < 1e6 else "%.3g" % value
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
