@@ -14,7 +14,8 @@ and the calls are counted per host. verify reads the cluster part from a local e
 N, and the kesl-control calls per host (read and write, from each double's call log).
 
 The run fails (exit 1) when a playbook fails, when verify writes anything or finds a KESL problem after the
-role ran, or when the hosts of one run did not all make the same number of calls.
+role ran, when the hosts of one run did not all make the same number of calls, or when the calls per host
+differ between the sizes.
 
     python bench/bench_kesl_hosts.py            # 20 and 200 hosts
     python bench/bench_kesl_hosts.py --smoke    # 1 and 3 hosts (CI)
@@ -141,6 +142,13 @@ def main(argv=None):
             cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     first = dict((label, seconds / count) for label, count, seconds, _calls in measured if count == sizes[0])
+    # Calls per host must not depend on the inventory's size (the hosts of one run already agree).
+    first_calls = dict((label, calls) for label, count, _seconds, calls in measured if count == sizes[0])
+    for label, count, _seconds, calls in measured:
+        if calls != first_calls[label]:
+            sys.stderr.write("FAILED: %s made %s (read, write) kesl-control calls per host on %d hosts, %s on %d\n" % (
+                label, calls, count, first_calls[label], sizes[0]))
+            return 1
     rows = []
     for label, count, seconds, (read, write) in measured:
         rows.append((label, count, "%.1f" % seconds, "%.2f" % (seconds / count),
