@@ -1,4 +1,5 @@
-"""Where the tests find things: the checkout (ROOT) and the upstream reference data beside it.
+"""Where the tests find things: the checkout (ROOT), the upstream reference data beside it, and the files
+below a directory (``snapshot``).
 
 One home for the paths the tests and the test cluster share. ``../shared`` (or ``$AUDITOPS_SHARED``,
 ``$AUDITOPS_REFERENCE`` for the Deckhouse files) only adds upstream reference data: a clone with nothing
@@ -48,3 +49,16 @@ def needs(path):
             return test(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def snapshot(directory, keep=None):
+    """Relative path -> bytes of every file below ``directory`` (whose name ``keep`` accepts, when given): what a
+    test compares before and after a run to see that nothing else changed."""
+    found = {}
+    for base, _dirs, files in os.walk(str(directory)):
+        for name in files:
+            if keep is None or keep(name):
+                path = os.path.join(base, name)
+                with open(path, "rb") as handle:
+                    found[os.path.relpath(path, str(directory))] = handle.read()
+    return found

@@ -12,8 +12,9 @@ import os
 import pytest
 
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import Fail, run_module
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
 

@@ -78,6 +78,24 @@ def _popen(cmd, log, detach):
                             preexec_fn=None if detach else _die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
 
 
+def https_request(ctx, method, url, body=None, timeout=30, content_type="application/json"):
+    """One HTTPS request with the TLS context ``ctx``: (status, parsed JSON or text). A dict or list ``body`` is
+    sent as JSON, bytes as they are; an HTTP error status is returned, not raised."""
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -266,19 +284,7 @@ class ApiServer:
     def request(self, method, path, body=None, anonymous=False, content_type="application/json"):
         """Send one request; returns (status, parsed JSON or text)."""
         ctx = ssl.create_default_context(cafile=self.ca_file) if anonymous else self.ssl_context()
-        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-        req = urllib.request.Request(self.server + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        return https_request(ctx, method, self.server + path, body, content_type=content_type)
 
     def ready(self):
         try:

@@ -15,10 +15,11 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detections as det
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "audit_detections.yml")
 PATHS = {"FalcoAuditRules": "/apis/deckhouse.io/v1alpha1/falcoauditrules/",
          "CustomPrometheusRules": "/apis/deckhouse.io/v1/customprometheusrules/",

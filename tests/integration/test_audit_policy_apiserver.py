@@ -19,12 +19,13 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.filter.audit import audit_level
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
+from ansible_collections.auditops.deckhouse.tests import _paths
 from ansible_collections.auditops.deckhouse.tests.integration._apiserver_traffic import (
     events_by_audit_id, send, wait_log_quiet)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 CORPUS = os.path.join(ROOT, "tests", "fixtures", "policies")
 with open(os.path.join(CORPUS, "expected.yml")) as _handle:
     EXPECTED = yaml.safe_load(_handle)["files"]

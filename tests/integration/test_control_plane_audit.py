@@ -30,10 +30,11 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import get_flags, load_manifest
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "control_plane_audit.yml")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 MC_PATH = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
@@ -360,13 +361,7 @@ class KubeadmNode(object):
         return ["%s=%s" % (n, v) for n, v in get_flags(self.pod()) if n.startswith("--audit-")]
 
     def snapshot(self):
-        found = {}
-        for base, _dirs, files in os.walk(self.root):
-            for name in files:
-                if not name.startswith("vars-") and name != "inventory.ini":
-                    with open(os.path.join(base, name), "rb") as handle:
-                        found[os.path.relpath(os.path.join(base, name), self.root)] = handle.read()
-        return found
+        return _paths.snapshot(self.root, keep=lambda name: not name.startswith("vars-") and name != "inventory.ini")
 
 
 class Kubelet(object):

@@ -21,10 +21,11 @@ import pytest
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "kuma_log_shipper.yml")
 PLURALS = {"ClusterLogDestination": "clusterlogdestinations", "ClusterLoggingConfig": "clusterloggingconfigs"}
 KUBELET_ONLY = [{"field": "userAgent", "operator": "Regex", "values": ["kubelet.*"]}]

@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 BIN = os.path.dirname(sys.executable)
 
 

@@ -19,10 +19,11 @@ import sys
 
 import pytest
 import yaml
+from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 INVENTORY = os.path.join(ROOT, "tests", "integration", "inventory")
 KESL_DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 MANIFEST = os.path.join(ROOT, "tests", "fixtures", "manifests", "deckhouse-file.yaml")

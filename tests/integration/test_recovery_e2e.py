@@ -35,8 +35,9 @@ import time
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+from ansible_collections.auditops.deckhouse.tests import _paths
+
+ROOT = _paths.ROOT
 sys.path.insert(0, os.path.join(ROOT, "tests", "master"))
 import master as test_master  # noqa: E402  (tests/master is not a package)
 

@@ -46,8 +46,7 @@ import urllib.request
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cluster"))
 import harness  # noqa: E402  (tests/cluster is not a package)
 
 NODE_NAME = "auditops-master"
@@ -530,19 +529,7 @@ class Master:
 
     def request(self, method, path, body=None, timeout=10):
         """(status, parsed JSON or text) from the static pod's apiserver, as the admin."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.api_url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, context=self.ssl_context(), timeout=timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        return harness.https_request(self.ssl_context(), method, self.api_url + path, body, timeout=timeout)
 
     def ready(self):
         try:

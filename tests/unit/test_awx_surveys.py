@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 AWX = os.path.join(ROOT, "awx")
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 ROLES = os.path.join(ROOT, "roles")

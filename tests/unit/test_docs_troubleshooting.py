@@ -14,8 +14,9 @@ import os
 import re
 
 import pytest
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 DOC = os.path.join(ROOT, "docs", "troubleshooting.md")
 # Engines whose exceptions reach users as module failures. The audit policy engine is left out: its messages
 # are kube-apiserver's own (field path first), and the page explains them as a class.

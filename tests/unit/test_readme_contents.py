@@ -9,8 +9,9 @@ import os
 import re
 
 import yaml
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _paths.ROOT
 ROW = re.compile(r"^\| (module|filter|role|playbook) \| `([a-z0-9_]+)` \| (.+) \|$")
 
 

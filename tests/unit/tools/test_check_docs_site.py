@@ -6,8 +6,9 @@
 
 import importlib.util
 import os
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ROOT = _paths.ROOT
 _spec = importlib.util.spec_from_file_location("check_docs_site", os.path.join(ROOT, "tools", "check_docs_site.py"))
 check_docs_site = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(check_docs_site)

@@ -3,8 +3,9 @@ import importlib.util
 import os
 
 import pytest
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ROOT = _paths.ROOT
 SPEC = """
 argument_specs:
   main:

@@ -16,8 +16,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.auditops.deckhouse.plugins.filter.audit import (
     FilterModule, audit_level, audit_policy_validate, simulation_summary, simulation_table)
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_simulate
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FILTER_DIR = os.path.join(ROOT, "plugins", "filter")
 
 POLICY = {

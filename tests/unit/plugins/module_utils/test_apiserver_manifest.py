@@ -16,7 +16,7 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _apiserver_manifest as sp
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_evaluate
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                      "fixtures", "policies")
+CORPUS = os.path.join(_paths.ROOT, "tests", "fixtures", "policies")
 
 USERS = [(None, []), ("system:anonymous", ["system:unauthenticated"]), ("alice", ["developers", "system:authenticated"]),
          ("system:kube-proxy", ["system:authenticated"]), ("system:node:n1", ["system:nodes", "system:authenticated"]),

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 CORPUS = os.path.join(ROOT, "tests", "fixtures", "policies")
 with open(os.path.join(CORPUS, "expected.yml")) as _handle:
     EXPECTED = yaml.safe_load(_handle)["files"]

@@ -12,7 +12,7 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings_schema import SNAPSHOTS
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_cpm_settings_schema.py")
 SOURCE = _paths.REFERENCE
 needs_source = _paths.needs(SOURCE)

@@ -22,8 +22,9 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import Ke
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kubeadm_audit import KubeadmAuditError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper import LogShipperError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import ManifestError
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 
 
 @pytest.mark.parametrize("error", [

@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 NOTES = os.path.join(_paths.SHARED, "reference", "kesl.md")
 

@@ -12,8 +12,9 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kubeadm_audit as ka
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import ManifestError, get_flags, load_manifest
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"
 OTHER_POLICY = POLICY.replace("Metadata", "Request")

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "golden")
 # The other destination types (not KUMA examples; bench/bench_kuma_apply.py reads only GOLDEN).
 GOLDEN_DESTINATIONS = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "destinations")

@@ -13,7 +13,7 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shi
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 OUTPUT = os.path.join(ROOT, "plugins", "module_utils", "_log_shipper_schema.py")
 SOURCE = _paths.REFERENCE
 needs_source = _paths.needs(SOURCE)

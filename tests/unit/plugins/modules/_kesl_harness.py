@@ -18,8 +18,9 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import Fail, run_module
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
 VERSIONS = ("11.0", "11.1", "11.2", "11.3", "12.0", "12.1", "12.2", "12.3")
 STOP_TASKS = ["Firewall_Management", "Web_Threat_Protection", "Network_Threat_Protection", "Web_Control"]

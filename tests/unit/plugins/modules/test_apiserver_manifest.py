@@ -13,8 +13,9 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import apiserver_manifest
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 
 
@@ -26,15 +27,7 @@ def run_fail(args, **kwargs):
     return run_module_fail(apiserver_manifest, args, **kwargs)
 
 
-def snapshot(directory):
-    """Names and bytes of every file below ``directory``."""
-    found = {}
-    for base, _dirs, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, directory)] = handle.read()
-    return found
+snapshot = _paths.snapshot
 
 
 @pytest.fixture

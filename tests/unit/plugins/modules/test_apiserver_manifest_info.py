@@ -12,8 +12,9 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import apiserver_manifest, apiserver_manifest_info
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 MANIFESTS = sorted(name for name in os.listdir(FIXTURES) if name.endswith(".yaml"))
 

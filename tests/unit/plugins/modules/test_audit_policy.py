@@ -13,8 +13,9 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.modules import audit_policy
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 CORPUS = os.path.join(ROOT, "tests", "fixtures", "policies")
 
 V1 = "apiVersion: audit.k8s.io/v1\nkind: Policy\n"

@@ -13,7 +13,7 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 ROLE = os.path.join(ROOT, "roles", "kesl")
 REFERENCE = os.path.join(_paths.REFERENCE, "deckhouse-used-directories.yml")
 

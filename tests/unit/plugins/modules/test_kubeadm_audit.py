@@ -14,21 +14,15 @@ import yaml
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import get_flags, load_manifest
 from ansible_collections.auditops.deckhouse.plugins.modules import kubeadm_audit, kubeadm_config_audit
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
+from ansible_collections.auditops.deckhouse.tests import _paths
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "manifests")
 POLICY = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]}
 OTHER = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Request"}]}
 
 
-def snapshot(directory):
-    found = {}
-    for base, _dirs, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, directory)] = handle.read()
-    return found
+snapshot = _paths.snapshot
 
 
 class Node(object):
