@@ -26,7 +26,13 @@ import signal
 import subprocess
 import tempfile
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import TextError
+# The errors and the INI format live in their own files; importing them here keeps ``_kesl`` the one name the
+# modules and tests import.
+from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl_errors import (  # pylint: disable=unused-import
+    NOT_RUNNING, POLICY_LOCKED, KeslError, KeslInputError, KeslTimeout)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl_ini import (  # pylint: disable=unused-import
+    IniDoc, TaskSettings, autostart_from_export, exclusions_from_ini, export_with_active, ini_with_exclusions,
+    quote, unquote)
 
 DEFAULT_EXECUTABLE = "/opt/kaspersky/kesl/bin/kesl-control"
 # Kept for playbooks written for 0.1.0; both mean the text and INI forms (see the doc fragment).
@@ -70,9 +76,7 @@ EXIT_CODES = {
     79: ((12, 1), "the operation is not allowed in standard mode"),
     80: ((12, 3), "downloading the update failed (network error)"),
 }
-NOT_RUNNING = 64
 DATABASES_NOT_LOADED = 66
-POLICY_LOCKED = 68
 ALREADY = 70
 
 READ_VERBS = frozenset(("--app-info", "--get-task-list", "--get-task-state", "--get-settings", "--get-app-settings",
@@ -121,43 +125,11 @@ NODE_ROLES = ("any", "master", "worker")
 SCAN_FILE = "scan_file"
 USER_TASK_MIN_ID = 100
 
-_ITEM = re.compile(r"^(.*)\.item_([0-9]+)$")
-_EXCLUSION_SECTION = re.compile(r"^ExcludedFromScanScope\.item_[0-9]+$")
-_MASK_KEY = re.compile(r"^AreaMask\.item_[0-9]+$")
 
 
 def node_name():
     """The node's host name, for messages that must say where a write did not take."""
     return platform.node() or "this node"
-
-
-class KeslError(TextError):
-    """A failed ``kesl-control`` call or output that cannot be understood."""
-
-    def __init__(self, message, rc=None, cmd=None, stdout="", stderr=""):
-        super(KeslError, self).__init__(message)
-        self.msg = message
-        self.rc = rc
-        self.cmd = cmd
-        self.stdout = stdout
-        self.stderr = stderr
-
-    @property
-    def policy_locked(self):
-        return self.rc == POLICY_LOCKED
-
-    @property
-    def not_running(self):
-        return self.rc == NOT_RUNNING
-
-    def as_dict(self):
-        """The call's context a failing module returns beside the failure keys."""
-        return {"rc": self.rc, "cmd": self.cmd, "stdout": self.stdout, "stderr": self.stderr,
-                "policy_locked": self.policy_locked, "kesl_not_running": self.not_running}
-
-
-class KeslInputError(TextError):
-    """Bad module input; the message names the field (``exclusions[2].path: ...``)."""
 
 
 def describe_exit(rc, version=None):
@@ -176,10 +148,6 @@ def describe_exit(rc, version=None):
 def documented_for(rc, version):
     """Whether exit code ``rc`` is documented for KESL ``version`` (a (major, minor) tuple)."""
     return rc in EXIT_CODES and (version is None or tuple(version) >= EXIT_CODES[rc][0])
-
-
-class KeslTimeout(Exception):
-    """A kesl-control call that did not end within the timeout."""
 
 
 def subprocess_runner(argv, env_update, timeout=None):
@@ -285,170 +253,6 @@ def task_kind(task, version):
     if task["id"] >= USER_TASK_MIN_ID and task.get("type") in ("ODS", "ODFIM"):
         return "exclusions"
     return None
-
-
-# --- INI settings -------------------------------------------------------------------------------------------
-
-def unquote(value):
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-def quote(value):
-    """KESL INI files quote strings with spaces."""
-    if value and (value != value.strip() or re.search(r"\s", value)):
-        return '"%s"' % value
-    return value
-
-
-class IniDoc(object):
-    """A KESL settings file: top-level ``Name=Value`` lines, then ``[Section]`` blocks, order kept.
-
-    ``sections`` is a list of ``[name, [(key, raw value)]]``; the first entry has name None.
-    """
-
-    def __init__(self, sections=None):
-        self.sections = sections if sections is not None else [[None, []]]
-
-    @classmethod
-    def parse(cls, text):
-        sections = [[None, []]]
-        for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if not line or line[0] in ";#":
-                continue
-            if line.startswith("["):
-                if not line.endswith("]"):
-                    raise KeslError("settings line %d is not a section header: %r" % (number, raw), stdout=text)
-                sections.append([line[1:-1].strip(), []])
-                continue
-            if "=" not in line:
-                raise KeslError("settings line %d is not Name=Value: %r" % (number, raw), stdout=text)
-            key, value = line.split("=", 1)
-            sections[-1][1].append((key.strip(), value.strip()))
-        return cls(sections)
-
-    def render(self):
-        out = []
-        for name, items in self.sections:
-            if name is not None:
-                if out:
-                    out.append("")
-                out.append("[%s]" % name)
-            out.extend("%s=%s" % item for item in items)
-        return "\n".join(out) + "\n"
-
-    def section(self, name):
-        for section_name, items in self.sections:
-            if section_name == name:
-                return items
-        return None
-
-    def value(self, name, key, default=None):
-        items = self.section(name)
-        for item_key, value in items or []:
-            if item_key == key:
-                return unquote(value)
-        return default
-
-    def set_value(self, name, key, value):
-        items = self.section(name)
-        if items is None:
-            raise KeyError(name)
-        for index, (item_key, _old) in enumerate(items):
-            if item_key == key:
-                items[index] = (key, quote(value))
-                return
-        items.append((key, quote(value)))
-
-
-def _yes(value):
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("yes", "true", "1")
-
-
-def exclusions_from_ini(doc):
-    """The ``[ExcludedFromScanScope.item_N]`` sections as exclusion dicts, in file order."""
-    found = []
-    for name, items in doc.sections:
-        if name is None or not _EXCLUSION_SECTION.match(name):
-            continue
-        values = dict((k, unquote(v)) for k, v in items)
-        found.append({"path": values.get("Path", ""), "enabled": _yes(values.get("UseScanArea", "Yes")),
-                      "masks": [unquote(v) for k, v in items if _MASK_KEY.match(k)],
-                      "description": values.get("AreaDesc", ""), "_raw": list(items)})
-    return found
-
-
-def _exclusion_items(entry):
-    masks = [("AreaMask.item_%04d" % i, quote(m)) for i, m in enumerate(entry["masks"])]
-    if "_raw" not in entry:
-        return [("AreaDesc", quote(entry.get("description", ""))), ("UseScanArea", "Yes"),
-                ("Path", quote(entry["path"]))] + masks
-    # Keep the keys this module does not manage, in their place.
-    items, placed = [], False
-    for key, value in entry["_raw"]:
-        if _MASK_KEY.match(key):
-            if not placed:
-                items.extend(masks)
-                placed = True
-            continue
-        if key == "UseScanArea":
-            value = "Yes" if entry["enabled"] else "No"
-        items.append((key, value))
-    if not placed:
-        items.extend(masks)
-    if not any(k == "UseScanArea" for k, _v in items):
-        items.insert(0, ("UseScanArea", "Yes" if entry["enabled"] else "No"))
-    return items
-
-
-def ini_with_exclusions(doc, exclusions):
-    """A copy of ``doc`` whose exclusion sections are ``exclusions``, numbered from 0000."""
-    new = [[None, list(doc.sections[0][1])]]
-    inserted = False
-    rendered = [["ExcludedFromScanScope.item_%04d" % i, _exclusion_items(e)] for i, e in enumerate(exclusions)]
-    for name, items in doc.sections[1:]:
-        if _EXCLUSION_SECTION.match(name):
-            if not inserted:
-                new.extend(rendered)
-                inserted = True
-            continue
-        new.append([name, list(items)])
-    if not inserted:
-        new.extend(rendered)
-    return IniDoc(new)
-
-
-# --- task settings ------------------------------------------------------------------------------------------
-
-class TaskSettings(object):
-    """Settings of one task as ``--get-settings <id> --file`` writes them (INI), able to render a changed copy.
-
-    JSON is not used: Kaspersky's help documents the ``--json`` switch but shows no layout of task settings
-    in JSON, while the INI layout of ``[ExcludedFromScanScope.item_N]`` is documented for every version.
-    """
-
-    fmt = "ini"
-
-    def __init__(self, data):
-        self.data = data
-
-    @classmethod
-    def parse(cls, text):
-        return cls(IniDoc.parse(text))
-
-    def exclusions(self):
-        return exclusions_from_ini(self.data)
-
-    def with_exclusions(self, exclusions):
-        return TaskSettings(ini_with_exclusions(self.data, exclusions))
-
-    def render(self):
-        return self.data.render()
 
 
 # --- exclusion planning -------------------------------------------------------------------------------------
@@ -686,23 +490,6 @@ def resolve_tasks(tasks, refs, version=None, ignore_missing=False, field="tasks"
     return selected, missing
 
 
-def autostart_from_export(doc):
-    """From ``--export-settings``: {task name (lower): Active} and {task ID: schedule RuleType}."""
-    active, rules = {}, {}
-    for name, items in doc.sections:
-        if name is None:
-            continue
-        match = re.match(r"^(MonitoringTask|OnDemandTask)\.item_[0-9]+$", name)
-        if not match:
-            continue
-        values = dict((k, unquote(v)) for k, v in items)
-        if match.group(1) == "MonitoringTask" and values.get("TaskName"):
-            active[values["TaskName"].lower()] = _yes(values.get("Active", "No"))
-        elif values.get("TaskId", "").isdigit():
-            rules[int(values["TaskId"])] = doc.value(name + ".Schedule", "RuleType")
-    return active, rules
-
-
 def autostart_of(task, active, rules):
     """(kind, autostart) of a task in an export: ("monitoring", Active), ("scheduled", RuleType != Manual).
 
@@ -718,18 +505,6 @@ def autostart_of(task, active, rules):
     raise KeslError("task %s (%d) is in neither [MonitoringTask.item_N] nor [OnDemandTask.item_N] of "
                     "kesl-control --export-settings on %s, so whether it starts again after a restart cannot be "
                     "checked" % (task["name"], task["id"], node_name()))
-
-
-def export_with_active(doc, changes):
-    """A copy of an export with ``Active`` set per task name (lower case) in ``changes``."""
-    new = IniDoc([[name, list(items)] for name, items in doc.sections])
-    for name, items in new.sections:
-        if name is None or not re.match(r"^MonitoringTask\.item_[0-9]+$", name):
-            continue
-        task_name = (new.value(name, "TaskName") or "").lower()
-        if task_name in changes:
-            new.set_value(name, "Active", "Yes" if changes[task_name] else "No")
-    return new
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------
