@@ -170,3 +170,20 @@ def test_role_vars_are_cut_down_to_the_chosen_examples(tmp_path):
     assert [s["name"] for s in variables["kuma_log_shipper_sources"]] == ["kuma-udp-json-audit"]
     assert variables["kuma_log_shipper_preflight"] is False
     assert os.path.exists(role.inventory)
+
+
+def test_without_the_seed_kubectl_applies_the_golden_files(monkeypatch, tmp_path):
+    # A clone with nothing beside it: the benchmark still runs, on the golden files, and says so.
+    monkeypatch.setattr(bench, "SEED", str(tmp_path / "absent.txt"))
+    monkeypatch.delenv("CI", raising=False)
+    examples = bench.load_golden()
+    files, notes = bench.probe("kubectl-not-called", None, str(tmp_path), examples)
+    assert files == [path for path, _objects in examples.values()]
+    assert notes == ["the seed %s is not beside the checkout: kubectl applies the golden files instead" % bench.SEED]
+
+
+def test_without_the_seed_under_ci_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "SEED", str(tmp_path / "absent.txt"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(bench.BenchError, match="CI is set"):
+        bench.probe("kubectl-not-called", None, str(tmp_path), bench.load_golden())
