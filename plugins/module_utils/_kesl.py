@@ -126,7 +126,6 @@ SCAN_FILE = "scan_file"
 USER_TASK_MIN_ID = 100
 
 
-
 def node_name():
     """The node's host name, for messages that must say where a write did not take."""
     return platform.node() or "this node"
