@@ -365,7 +365,8 @@ def load_crds(api, reference=REFERENCE, files=CRD_FILES):
     for name in names:
         def established(name=name):
             status, body = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
-            conditions = body.get("status", {}).get("conditions", []) if status == 200 else []
+            # A CRD just created is served with "conditions": null until the controller has run.
+            conditions = ((body.get("status") or {}).get("conditions") or []) if status == 200 else []
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
         _wait(established, 60, "CRD " + name)
     # Discovery for the new groups is served a moment after Established.

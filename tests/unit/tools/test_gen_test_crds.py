@@ -39,3 +39,28 @@ def test_generated_copies_are_the_upstream_crds_trimmed():
 def test_the_generator_refuses_a_missing_reference(tmp_path, capsys):
     assert generator.main(["--check", "--source-dir", str(tmp_path / "absent")]) == 2
     assert str(tmp_path / "absent") in capsys.readouterr().err
+
+
+class _FreshCrdApi:
+    """Serves each CRD first as the apiserver does right after creating it (``status.conditions: null``),
+    then Established; discovery answers at once."""
+
+    def __init__(self):
+        self.reads = {}
+
+    def request(self, method, path, body=None):
+        if method == "POST":
+            return 201, {}
+        if path == "/apis/deckhouse.io":
+            return 200, {}
+        self.reads[path] = self.reads.get(path, 0) + 1
+        if self.reads[path] == 1:
+            return 200, {"status": {"conditions": None}}
+        return 200, {"status": {"conditions": [{"type": "Established", "status": "True"}]}}
+
+
+def test_load_crds_waits_through_a_crd_served_without_conditions():
+    api = _FreshCrdApi()
+    names = harness.load_crds(api, reference="/nonexistent", files=("deckhouse-crd-module-config.yaml",))
+    assert names == ["moduleconfigs.deckhouse.io"]
+    assert list(api.reads.values()) == [2]
