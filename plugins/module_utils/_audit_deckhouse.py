@@ -355,7 +355,7 @@ def compose(policy, target="deckhouse", basic_policy=True, kubernetes_version=DE
                                            "deckhouse-redundant" if same else "deckhouse-shadowed", path,
                                            "never used on Deckhouse: basic rule %d (%s, level %s) comes first and "
                                            "matches every request this rule matches%s"
-                                           % (fully + 1, pre[fully][0], basic["level"],
+                                           % (fully, pre[fully][0], basic["level"],
                                               " (with the same level, so nothing is lost)" if same else "")))
         elif partial:
             result.shadowed.append({"rule": user_index, "path": path, "fully": False, "shadowed_by": [
@@ -363,7 +363,7 @@ def compose(policy, target="deckhouse", basic_policy=True, kubernetes_version=DE
             result.findings.append(finding("info", "deckhouse-overlap", path,
                                            "on Deckhouse some requests this rule targets are decided earlier by basic "
                                            "rules with another level: %s" % "; ".join(
-                                               "%d (%s, %s)" % (index + 1, pre[index][0], pre[index][1]["level"])
+                                               "%d (%s, %s)" % (index, pre[index][0], pre[index][1]["level"])
                                                for index in partial)))
     # Exec detection depends on the whole effective policy (the final None rule hides authenticated users).
     for item in _lint_exec(effective, version):

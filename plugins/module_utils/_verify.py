@@ -82,6 +82,30 @@ def _config(item, destination_names):
     }
 
 
+def shadowing_advice(shadowed, findings):
+    """Whether the policy rules that Deckhouse's basic rules decide first need anything done, one sentence per kind
+    (``shadowed`` and ``findings`` as audit_policy returns them with target=deckhouse)."""
+    warned = set(item.get("path") for item in findings if item.get("code") == "deckhouse-shadowed")
+    unused = [item.get("path") for item in shadowed if item.get("fully")]
+    partly = [item.get("path") for item in shadowed if not item.get("fully")]
+    dead = [path for path in unused if path in warned]
+    repeated = [path for path in unused if path not in warned]
+    advice = []
+    if dead:
+        advice.append("unused_rules %s: act - a basic rule with another level comes first for every request they "
+                      "match, so they never apply (findings deckhouse-shadowed); change or remove them, or turn "
+                      "basicAuditPolicyEnabled off" % ", ".join(dead))
+    if repeated:
+        advice.append("unused_rules %s: no action needed - a basic rule with the same level comes first, nothing is "
+                      "lost" % ", ".join(repeated))
+    if partly:
+        advice.append("partly_shadowed_rules %s: no action needed - Deckhouse's basic rules decide some of their "
+                      "requests first with another level, by design (for example every list at Metadata); the other "
+                      "requests follow these rules (findings deckhouse-overlap name the basic rules). Only when you "
+                      "need those requests at your own level: basicAuditPolicyEnabled off" % ", ".join(partly))
+    return advice
+
+
 def cluster_report(cluster, module_config=None, policy_text="", policy=None, destinations=None, configs=None,
                    detections=None, secret="kube-system/audit-policy", audit_log_path="/var/log/kube-audit/audit.log"):
     """(report, problems) of the cluster part.
@@ -133,6 +157,7 @@ def cluster_report(cluster, module_config=None, policy_text="", policy=None, des
             # Rules Deckhouse's basic rules decide first: never used at all, or for some requests.
             "unused_rules": [item.get("path") for item in shadowed if item.get("fully")],
             "partly_shadowed_rules": [item.get("path") for item in shadowed if not item.get("fully")],
+            "shadowing_advice": shadowing_advice(shadowed, findings),
         },
         "log_shipper": {"destinations": destination_report, "configs": config_report,
                         "audit_log_shipped_by": shipped_by},

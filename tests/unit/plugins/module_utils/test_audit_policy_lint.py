@@ -6,6 +6,8 @@
 
 import base64
 
+import re
+
 import pytest
 import yaml
 
@@ -221,13 +223,21 @@ def test_deckhouse_reports_fully_and_partly_shadowed_user_rules():
                    {"level": "Metadata", "resources": [{"group": "apps"}]})
     composition = ap.compose(user, "deckhouse", True)
     by_rule = dict((item["rule"], item) for item in composition.shadowed)
-    # list is always decided by basic rule 15 (Metadata); pod writes by rule 13 (Request).
+    # list is always decided by basic rule 14 (Metadata); pod writes by rule 12 (Request).
     assert by_rule[0]["fully"] and by_rule[0]["shadowed_by"][0]["index"] == 14
     assert by_rule[2]["fully"] and by_rule[2]["shadowed_by"][0]["level"] == "Request"
     assert by_rule[1]["fully"] and by_rule[1]["shadowed_by"][0]["index"] == 1
     assert _codes(composition.findings, "deckhouse-redundant") == ["rules[1]"]  # same level: nothing is lost
     assert not by_rule[3]["fully"]  # apps writes in d8-* namespaces are decided earlier, the rest is not
     assert _codes(composition.findings, "deckhouse-shadowed") == ["rules[0]", "rules[2]"]
+    # The findings number the basic rules as shadowed_by[].index and effective_policy.rules do (from 0).
+    messages = dict((item["path"], item["message"]) for item in composition.findings
+                    if item["code"] in ("deckhouse-shadowed", "deckhouse-redundant", "deckhouse-overlap"))
+    for rule, item in by_rule.items():
+        numbers = [int(n) for n in re.findall(r"(?:basic rule |: |; )(\d+) \(", messages["rules[%d]" % rule])]
+        assert numbers == [entry["index"] for entry in item["shadowed_by"]], messages["rules[%d]" % rule]
+        for entry in item["shadowed_by"]:
+            assert composition.policy["rules"][entry["index"]]["level"] == entry["level"]
     # And the effective policy proves it.
     list_pods = {"user": "alice", "groups": ["system:authenticated"], "verb": "list", "namespace": "a",
                  "resource": "pods"}

@@ -5,6 +5,8 @@
 """The verify role's report and problem lists (module_utils/_verify.py), from results shaped as the read modules
 return them."""
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_presets
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _verify
 
 CLUSTER = {"version": {"server": {"kubernetes": {"gitVersion": "v1.33.13"}}}, "connection": {"host": "https://127.0.0.1:6443"}}
@@ -109,3 +111,33 @@ def test_summary_names_silent_nodes_and_a_missing_audit_log():
     assert out["nodes"]["w1"] == {"role": "worker", "apiserver": "not checked", "kesl": "no report"}
     quiet = _verify.summary(cluster, {"w1": nodes["w1"]}, apiserver_wanted=True, kesl_wanted=False)
     assert quiet["problems"] == [] and quiet["nodes"]["w1"]["kesl"] == "not checked"
+
+
+def _checked(policy):
+    """The parts of an audit_policy result (target deckhouse) that the verify role passes on."""
+    composition = _audit_policy.compose(policy, "deckhouse", True)
+    return {"apiserver_accepts": True, "policy": policy, "findings": composition.findings,
+            "shadowed_rules": composition.shadowed}
+
+
+def test_the_security_preset_is_partly_shadowed_and_the_report_says_no_action_is_needed():
+    report, problems = _verify.cluster_report(CLUSTER, module_config(auditPolicyEnabled=True), "rules: []",
+                                              _checked(_audit_presets.preset("security")))
+    policy = report["policy"]
+    assert problems == [] and policy["unused_rules"] == []
+    assert policy["partly_shadowed_rules"] == ["rules[%d]" % index for index in range(10)]
+    assert len(policy["shadowing_advice"]) == 1
+    assert policy["shadowing_advice"][0].startswith("partly_shadowed_rules rules[0], rules[1], ")
+    assert "no action needed" in policy["shadowing_advice"][0]
+
+
+def test_a_rule_that_never_applies_with_its_level_asks_for_action():
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [
+        {"level": "RequestResponse", "verbs": ["list"], "resources": [{"resources": ["pods"]}]},
+        {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]}]}
+    report, _problems = _verify.cluster_report(CLUSTER, module_config(auditPolicyEnabled=True), "rules: []",
+                                               _checked(policy))
+    assert report["policy"]["unused_rules"] == ["rules[0]", "rules[1]"]
+    assert report["policy"]["shadowing_advice"][0].startswith("unused_rules rules[0]: act - ")
+    assert report["policy"]["shadowing_advice"][1].startswith("unused_rules rules[1]: no action needed")
+    assert _verify.cluster_report(CLUSTER)[0]["policy"]["shadowing_advice"] == []
