@@ -28,6 +28,7 @@ import tempfile
 
 # The errors and the INI format live in their own files; importing them here keeps ``_kesl`` the one name the
 # modules and tests import.
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl_errors import (  # pylint: disable=unused-import
     NOT_RUNNING, POLICY_LOCKED, KeslError, KeslInputError, KeslTimeout)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl_ini import (  # pylint: disable=unused-import
@@ -636,3 +637,31 @@ class KeslControl(object):
 
     def set_manual_schedule(self, task_id):
         self.run(["--set-schedule", str(task_id), "RuleType=Manual"])
+
+
+# --- the modules' main() ------------------------------------------------------------------------------------
+
+def module_main(module, run_module, reads_only=False, written_note=""):
+    """The body of every ``kesl_*`` module's ``main()`` once ``module`` (an AnsibleModule with the
+    ``COMMON_ARGUMENT_SPEC`` options) is built: ``run_module(module, ctl)`` with a ``KeslControl`` of those
+    options, then ``exit_json`` with its result and ``kesl_calls``.
+
+    A ``KeslInputError`` or ``KeslError`` fails the module through ``_errors.fail_json`` with ``version`` and
+    ``kesl_calls``, the failed call's context (``KeslError.as_dict()``) and, unless ``reads_only``, ``changed``:
+    whether a write went through before the failure (``written_note`` is then added to the message)."""
+    ctl = None
+    try:
+        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
+                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
+        result = run_module(module, ctl)
+    except (KeslInputError, KeslError) as err:
+        wrote = bool(ctl and ctl.wrote())
+        context = {} if reads_only else {"changed": wrote}
+        context.update(version=ctl and ctl.version,
+                       kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
+        if isinstance(err, KeslError):
+            context.update(err.as_dict())
+            if wrote and written_note:
+                err = Error([(err.path, err.message + written_note)])
+        fail_json(module, err, **context)
+    module.exit_json(kesl_calls=ctl.counts(), **result)

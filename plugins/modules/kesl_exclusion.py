@@ -256,10 +256,9 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, KeslControl, KeslError, KeslInputError, describe_exclusions,
-    is_on_demand, node_name, normalize_exclusions, path_key, plan_exclusions, public_exclusion, select_exclusion_tasks)
+    COMMON_ARGUMENT_SPEC, DEFAULT_EXCLUSION_TASKS, KeslError, KeslInputError, describe_exclusions, is_on_demand,
+    module_main, node_name, normalize_exclusions, path_key, plan_exclusions, public_exclusion, select_exclusion_tasks)
 
 
 def _ksc_change(plan):
@@ -349,20 +348,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = None
-    try:
-        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
-        result = run_module(module, ctl)
-    except KeslInputError as err:
-        fail_json(module, err, changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
-                  kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
-    except KeslError as err:
-        context = err.as_dict()
-        if ctl.wrote():
-            err = Error([(err.path, err.message + "; the tasks before it in the list were already written")])
-        fail_json(module, err, changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **context)
-    module.exit_json(kesl_calls=ctl.counts(), **result)
+    module_main(module, run_module, written_note="; the tasks before it in the list were already written")
 
 
 if __name__ == "__main__":

@@ -149,10 +149,9 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, SCAN_FILE, KeslControl, KeslError, KeslInputError, autostart_from_export, task_kind,
-    public_exclusion, select_exclusion_tasks)
+    COMMON_ARGUMENT_SPEC, SCAN_FILE, autostart_from_export, module_main, public_exclusion, select_exclusion_tasks,
+    task_kind)
 
 
 def run_module(module, ctl):
@@ -195,17 +194,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = None
-    try:
-        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
-        result = run_module(module, ctl)
-    except KeslInputError as err:
-        fail_json(module, err, version=ctl and ctl.version,
-                  kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
-    except KeslError as err:
-        fail_json(module, err, version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
-    module.exit_json(kesl_calls=ctl.counts(), **result)
+    module_main(module, run_module, reads_only=True)
 
 
 if __name__ == "__main__":

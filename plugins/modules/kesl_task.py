@@ -203,10 +203,9 @@ errors:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._kesl import (
-    COMMON_ARGUMENT_SPEC, SETTLED_STATES, KeslControl, KeslError, KeslInputError, autostart_from_export, autostart_of,
-    export_with_active, find_task, node_name, resolve_tasks)
+    COMMON_ARGUMENT_SPEC, SETTLED_STATES, KeslError, KeslInputError, autostart_from_export, autostart_of,
+    export_with_active, find_task, module_main, node_name, resolve_tasks)
 
 
 def _describe(rows, which):
@@ -351,17 +350,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ctl = None
-    try:
-        ctl = KeslControl(module.params["executable"], output_format=module.params["output_format"],
-                          tmpdir=module.tmpdir, timeout=module.params["timeout"])
-        result = run_module(module, ctl)
-    except KeslInputError as err:
-        fail_json(module, err, changed=bool(ctl and ctl.wrote()), version=ctl and ctl.version,
-                  kesl_calls=ctl.counts() if ctl else {"read": 0, "write": 0, "total": 0})
-    except KeslError as err:
-        fail_json(module, err, changed=ctl.wrote(), version=ctl.version, kesl_calls=ctl.counts(), **err.as_dict())
-    module.exit_json(kesl_calls=ctl.counts(), **result)
+    module_main(module, run_module)
 
 
 if __name__ == "__main__":
