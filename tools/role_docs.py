@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Generate the variables section of each role's README from meta/argument_specs.yml.
+"""Generate the example and variables sections of each role's README from meta/argument_specs.yml.
 
-The argument spec is the single source of a role's documentation. The generated part of
-roles/<role>/README.md sits between two markers; text outside them is kept.
+The argument spec is the single source of a role's documentation: the example play is the C(examples) of its
+C(main) entry point (antsibull-docs shows the same on the docs site), the variables are its options. The
+generated part of roles/<role>/README.md sits between two markers; text outside them is kept. The text above
+them is the role's introduction, written by hand: what the role does, with a link to its guide in docs/.
 
     python tools/role_docs.py          rewrite stale READMEs
     python tools/role_docs.py --check  fail (exit 1) when a README is stale
@@ -56,10 +58,18 @@ def _options_table(options, prefix=""):
     return rows
 
 
-def render(role):
+def _specs(role):
     with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
-        specs = yaml.safe_load(handle)["argument_specs"]
+        return yaml.safe_load(handle)["argument_specs"]
+
+
+def render(role):
+    specs = _specs(role)
     lines = [BEGIN, ""]
+    example = _text((specs.get("main") or {}).get("examples")).strip("\n")
+    if example:
+        lines.extend(["## Example", "", "```yaml", example, "```", ""])
+    lines.extend(["## Variables", ""])
     for entry in sorted(specs):
         spec = specs[entry]
         lines.append("### Entry point `%s`" % entry)
@@ -88,9 +98,25 @@ def updated_readme(role, current):
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]  # starts with the newline that ended the END marker line
+        if head.endswith("## Variables\n\n"):  # the heading is part of the generated block now
+            head = head[:-len("## Variables\n\n")]
         return head + block[:-1] + tail
-    title = "# Role `auditops.deckhouse.%s`\n\n## Variables\n\n" % role
-    return (current.rstrip("\n") + "\n\n## Variables\n\n" if current.strip() else title) + block
+    title = "# Role `auditops.deckhouse.%s`\n\n" % role
+    return (current.rstrip("\n") + "\n\n" if current.strip() else title) + block
+
+
+def missing(role, readme):
+    """What the hand-written or spec side of a role's docs lacks: an example play, an introduction with a link
+    to the role's guide."""
+    problems = []
+    if not _text((_specs(role).get("main") or {}).get("examples")).strip():
+        problems.append("roles/%s/meta/argument_specs.yml: entry point main has no examples (an example play)" % role)
+    intro = [line for line in readme.split(BEGIN, 1)[0].splitlines() if line.strip() and not line.startswith("#")]
+    if not intro:
+        problems.append("roles/%s/README.md: no introduction above the generated part" % role)
+    elif "](../../docs/" not in "\n".join(intro):
+        problems.append("roles/%s/README.md: the introduction links no guide in docs/ (../../docs/NAME.md)" % role)
+    return problems
 
 
 def main(argv=None):
@@ -98,24 +124,26 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="report stale READMEs instead of writing them")
     args = parser.parse_args(argv)
     roles_dir = os.path.join(ROOT, "roles")
-    stale = []
+    stale, problems = [], []
     for role in sorted(os.listdir(roles_dir)) if os.path.isdir(roles_dir) else []:
         if not os.path.exists(os.path.join(roles_dir, role, "meta", "argument_specs.yml")):
             continue
         path = os.path.join(roles_dir, role, "README.md")
         current = open(path).read() if os.path.exists(path) else ""
         wanted = updated_readme(role, current)
+        problems.extend(missing(role, wanted))
         if wanted != current:
             stale.append(path)
             if not args.check:
                 with open(path, "w") as handle:
                     handle.write(wanted)
+    for path in stale if not args.check else []:
+        print("updated %s" % os.path.relpath(path, ROOT))
     if args.check and stale:
         print("stale role READMEs (run: python tools/role_docs.py):\n  " + "\n  ".join(stale))
-        return 1
-    for path in stale:
-        print("updated %s" % os.path.relpath(path, ROOT))
-    return 0
+    if problems:
+        print("role docs incomplete:\n  " + "\n  ".join(problems))
+    return 1 if problems or (args.check and stale) else 0
 
 
 if __name__ == "__main__":
