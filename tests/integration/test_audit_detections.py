@@ -140,3 +140,18 @@ def test_a_broken_extra_rule_stops_the_role_before_anything_is_applied(run_role,
     assert run.rc != 0
     assert "rule 'Mine': condition: unknown field 'ka.target.nmespace'" in run.failure()
     assert _get(k8s_cluster, "FalcoAuditRules", "it-broken")[0] == 404
+
+
+def test_render_mode_lists_each_file_without_verbose_output(ansible_env, tmp_path):
+    out = tmp_path / "falco"
+    variables = {"audit_detections_target": "kubeadm", "audit_detections_render_dir": str(out)}
+    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", "localhost,",
+           "-e", json.dumps(variables)]
+    run = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    written = sorted(os.listdir(str(out)))
+    assert written, run.stdout
+    for name in written:
+        assert '"%s": "create"' % (out / name) in run.stdout, run.stdout

@@ -430,6 +430,14 @@ def test_render_mode_needs_no_cluster(k8s_cluster, run_role, tmp_path):
     assert get(k8s_cluster, "ClusterLogDestination", "it-r-tcp") is None
     rendered = first.result("Render the log-shipper manifests (render mode, nothing is applied)")
     assert rendered["profile"]["name"] == "dkp-1.67" and rendered["profile"]["source"] == "named"
+    # Without -v the output names every file and what happened to it, not only "changed".
+    udp = {"name": "it-r-udp", "address": "127.0.0.1:5141", "mode": "udp"}
+    shown = run_role(dict(variables, kuma_log_shipper_destinations=variables["kuma_log_shipper_destinations"] + [udp]),
+                     callback="ansible.builtin.default")
+    assert shown.rc == 0, shown
+    assert '"%s": "create"' % (out / "clusterlogdestination-it-r-udp.yml") in shown.stdout, shown
+    assert '"%s": "unchanged"' % (out / "clusterlogdestination-it-r-tcp.yml") in shown.stdout, shown
+    assert '"%s": "update"' % (out / "clusterloggingconfig-kuma-kube-audit.yml") in shown.stdout, shown
 
 
 def _invalid_cases(profile):
