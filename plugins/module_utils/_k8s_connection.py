@@ -2,16 +2,19 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The connection options of the modules that talk to kube-apiserver through ``_apiserver_probe`` (documented
-in the ``auditops.deckhouse.k8s_connection`` doc fragment): the names, aliases and environment variables of
-kubernetes.core."""
+"""The module side of talking to kube-apiserver through ``_apiserver_probe``: the connection options (documented
+in the ``auditops.deckhouse.k8s_connection`` doc fragment; the names, aliases and environment variables of
+kubernetes.core) and ``connect``/``client``, which turn them into a connection or fail the module naming the
+option."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import resolve
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import Client, ProbeError, resolve
+from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 
 
 def connection_argument_spec():
@@ -31,3 +34,25 @@ def resolve_params(params, anonymous=False):
     """``_apiserver_probe.resolve`` with the connection options of ``params``."""
     return resolve(params["kubeconfig"], params["context"], params["host"], params["api_key"], params["ca_cert"],
                    params["client_cert"], params["client_key"], params["validate_certs"], anonymous)
+
+
+def connect(module, anonymous=False):
+    """The connection ``module``'s options name, its notes (where the settings came from) given as warnings; a
+    bad option (unreadable kubeconfig, unknown context, no host) fails the module naming it."""
+    try:
+        conn = resolve_params(module.params, anonymous)
+    except ProbeError as exc:
+        fail_json(module, to_native(exc))
+    for note in conn.notes:
+        module.warn(note)
+    return conn
+
+
+def client(module):
+    """A ``Client`` for ``connect(module)``; a certificate or key it cannot load fails the module naming the option.
+    The caller closes it."""
+    conn = connect(module)
+    try:
+        return Client(conn)
+    except ProbeError as exc:
+        fail_json(module, to_native(exc))

@@ -154,10 +154,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError, wait_ready
-from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import (
-    connection_argument_spec,
-    resolve_params,
-)
+from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import connect, connection_argument_spec
 
 
 def main():
@@ -182,10 +179,9 @@ def main():
         fail_json(module, "interval: must be 1 or more, got %d" % params["interval"])
     if not params["path"].startswith("/"):
         fail_json(module, "path: must start with /, got %r" % params["path"])
+    conn = connect(module, params["anonymous"])
     try:
-        conn = resolve_params(params, params["anonymous"])
-        for note in conn.notes:
-            module.warn(note)
+        # The certificates are loaded here: a bad one fails the module naming its option.
         result = wait_ready(conn, params["timeout"], params["interval"], params["delay"], params["path"],
                             params["request_timeout"], params["process_args"])
     except ProbeError as exc:

@@ -153,7 +153,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
-from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import Client, ProbeError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_rollout import (
     LABEL_SELECTOR,
     NAMESPACE,
@@ -162,8 +161,8 @@ from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_rollout im
     wait,
 )
 from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import (
+    client as k8s_client,
     connection_argument_spec,
-    resolve_params,
 )
 
 PODS_PATH = "/api/v1/namespaces/%s/pods?labelSelector=%s" % (NAMESPACE, LABEL_SELECTOR.replace("=", "%3D"))
@@ -205,13 +204,7 @@ def main():
         if not before or bad:
             fail_json(module, "before: expected {node: checksum or null} of at least one kube-apiserver pod%s"
                       % (", got a non-string for %s" % ", ".join(sorted(bad)) if bad else ", got {}"))
-    try:
-        conn = resolve_params(params)
-        for note in conn.notes:
-            module.warn(note)
-        client = Client(conn)
-    except ProbeError as exc:
-        fail_json(module, to_native(exc))
+    client = k8s_client(module)
     list_pods = _lister(client, params["request_timeout"])
     try:
         if before is None:
