@@ -236,12 +236,16 @@ def _named_resources(policies):
     return frozenset(named)
 
 
+_READ_BUFFER = 1 << 20
+
+
 def _open(path):
     """(line iterator over bytes, raw file for progress) for a plain or gzip file."""
     if os.path.isdir(path):
         raise SimulationError("log", "%s is a directory, not an audit log file" % path)
     try:
-        raw = open(path, "rb")
+        # A large buffer: with the default one (a few KiB) reading lines costs a system call every few lines.
+        raw = open(path, "rb", buffering=_READ_BUFFER)
     except (IOError, OSError) as exc:
         raise SimulationError("log", "cannot read %s: %s" % (path, exc.strerror or exc))
     magic = raw.read(2)
@@ -255,6 +259,8 @@ _STAGE_INDEX = dict((stage, index) for index, stage in enumerate(engine.STAGES))
 # The sums kept per group of alike requests (_Simulation.accumulated): requests, input events, request and
 # response body bytes, then the metadata bytes one event of each stage (engine.STAGES) would cost.
 _COUNT, _INPUT_EVENTS, _REQUEST_BYTES, _RESPONSE_BYTES, _STAGE_BYTES = range(5)
+_STAGE_SLOTS = tuple(enumerate(engine.STAGES, _STAGE_BYTES))       # (index in the sums, stage)
+_STAGE_INDEXES = tuple(index for index, _stage in _STAGE_SLOTS)
 
 
 class _Simulation(object):
@@ -319,9 +325,10 @@ class _Simulation(object):
                     oldest = next(iter(pending))
                     self.finish(*pending.pop(oldest), final=False)
             # Keep only what finish() needs of a waiting event: memory stays small with many open watches.
-            entry[1] = Line({"level": event.get("level")}, 0, 0, None, read.meta_size)
+            level = event.get("level")
+            entry[1] = Line({"level": level}, 0, 0, None, read.meta_size)
             entry[2] += 1
-            entry[3][stage] = _metadata_size(read)
+            entry[3][stage] = _metadata_size(read.meta_size, level)
             pending[audit_id] = entry
             return
         if entry is None:
@@ -337,7 +344,7 @@ class _Simulation(object):
         level_in = read.event.get("level")
         rank_in = _RANK.get(level_in, 0)
         self.source_levels[level_in if level_in in _RANK else "None"] += input_events
-        meta = _metadata_size(read)
+        meta = _metadata_size(read.meta_size, level_in)
         # The log shows whether (and how big) a body is only where its own level carried it.
         privileged = bool(known[3] and final and read.request_body is not None and _privileged(read.request_object()))
         where = (known[5], privileged, final and rank_in >= 2, final and rank_in >= 3)
@@ -352,10 +359,10 @@ class _Simulation(object):
         else:
             self.unfinished += 1
         if metas:
-            for index, stage in enumerate(engine.STAGES, _STAGE_BYTES):
+            for index, stage in _STAGE_SLOTS:
                 sums[index] += metas.get(stage, meta)
         else:
-            for index in range(_STAGE_BYTES, len(sums)):
+            for index in _STAGE_INDEXES:
                 sums[index] += meta
 
     def _account(self, where, sums):
@@ -425,10 +432,10 @@ class _Simulation(object):
                 result.add_bytes(rule, level, size)
 
 
-def _metadata_size(read):
-    """Bytes of an event line without its bodies and without its level's name, newline included."""
-    level = read.event.get("level")
-    return read.meta_size + 1 - (len(level) if isinstance(level, str) else 0)
+def _metadata_size(meta_size, level):
+    """Bytes of an event line without its bodies and without its level's name, newline included (``meta_size``:
+    Line.meta_size, ``level``: the event's level)."""
+    return meta_size + 1 - (len(level) if level.__class__ is str else 0)
 
 
 def _learn(table, kind, size, count):
@@ -538,7 +545,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
               "bytes": 0, "first_timestamp": None, "last_timestamp": None, "duration_seconds": None,
               "unfinished_requests": 0, "levels": {}}
     first = last = None
-    number = 0
+    number = events = 0
     size = 0
     next_report = time.time() + progress_interval
     reported = False
@@ -551,8 +558,10 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
             try:
                 read = read_line(line, loads)
                 event = read.event
-                if not isinstance(event, dict) or event.get("kind") != "Event" or \
-                        not str(event.get("apiVersion", "")).startswith("audit.k8s.io/"):
+                api_version = event.get("apiVersion") if event.__class__ is dict else None
+                # (str() of any other JSON value cannot start like an apiVersion, so only a string is looked at.)
+                if api_version.__class__ is not str or event.get("kind") != "Event" or \
+                        not api_version.startswith("audit.k8s.io/"):
                     if not line.strip():
                         continue
                     raise ValueError("not an audit.k8s.io Event")
@@ -569,7 +578,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
                         "an object or list where a string belongs (%s)" % _short(exc)
                     source["bad_line_examples"].append({"line": number, "error": error})
                 continue
-            source["events"] += 1
+            events += 1
             stamp = event.get("stageTimestamp")
             if isinstance(stamp, str):
                 if first is None or stamp < first:
@@ -584,7 +593,7 @@ def simulate(path, candidates, kubernetes_version=engine.DEFAULT_KUBERNETES_VERS
     run.close()
     if reported:  # a long run ends with a last progress line
         progress(number, total, total)
-    source.update({"lines": number, "bytes": size, "requests": run.requests, "unfinished_requests": run.unfinished,
+    source.update({"lines": number, "events": events, "bytes": size, "requests": run.requests, "unfinished_requests": run.unfinished,
                    "levels": run.source_levels, "first_timestamp": first, "last_timestamp": last})
     start, end = parse_timestamp(first), parse_timestamp(last)
     duration = end - start if start is not None and end is not None and end > start else None

@@ -20,6 +20,7 @@ _KEY_REQUEST_OBJECT = b',"requestObject":'
 _KEY_RESPONSE_OBJECT = b',"responseObject":'
 _KEY_RECEIVED = b',"requestReceivedTimestamp":'
 _OBJECT_KEY_END = b'Object":'  # the end of both body keys
+_REQUEST_KEY_SIZE = len(_KEY_REQUEST_OBJECT)
 
 
 def parse_timestamp(text):
@@ -99,21 +100,30 @@ def request_from_event(event):
     return _request_from_key(request_key(event))
 
 
-def _body_spans(line):
+def _body_spans(line, first=0):
     """(request key offset or -1, response key offset or -1, offset of the timestamps) of the top-level
     bodies in a raw line as kube-apiserver writes it (bodies just before requestReceivedTimestamp). None when
     the line is laid out otherwise, or when a body key also appears inside a body, which would make the
-    offsets ambiguous."""
+    offsets ambiguous. ``first``: where _OBJECT_KEY_END first occurs, when the caller has looked (the count of
+    its occurrences starts there)."""
     end = line.rfind(_KEY_RECEIVED)
-    if end < 0 or line.count(_KEY_RECEIVED) != 1:
+    # The key cannot overlap itself (only its first byte is a comma), so it is unique when it is not in front of
+    # the last one: a scan up to it rather than of the whole line.
+    if end < 0 or line.find(_KEY_RECEIVED, 0, end) >= 0:
         return None
-    response = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
-    request = line.rfind(_KEY_REQUEST_OBJECT, 0, response if response >= 0 else end)
-    found = (response >= 0) + (request >= 0)
-    # Both keys end in _OBJECT_KEY_END, which cannot overlap itself: when the line holds it no more often than
+    # Both body keys end in _OBJECT_KEY_END, which cannot overlap itself: when the line holds it no more often than
     # the keys found, each found key is the only one of its kind. One scan instead of one per key; only when
-    # something else ends alike (an "involvedObject" key in a body) are the keys counted one by one.
-    if found and line.count(_OBJECT_KEY_END) != found and (
+    # something else ends alike (an "involvedObject" key in a body) are the keys counted one by one. The same
+    # count spares the search for the request key behind a response key that is the line's only such ending
+    # (the two keys cannot share one: their bytes before it differ), the usual response-only line.
+    endings = line.count(_OBJECT_KEY_END, first)
+    response = line.rfind(_KEY_RESPONSE_OBJECT, 0, end)
+    if response >= 0 and endings == 1:
+        request = -1
+    else:
+        request = line.rfind(_KEY_REQUEST_OBJECT, 0, response if response >= 0 else end)
+    found = (response >= 0) + (request >= 0)
+    if found and endings != found and (
             (response >= 0 and line.count(_KEY_RESPONSE_OBJECT) != 1) or
             (request >= 0 and line.count(_KEY_REQUEST_OBJECT) != 1)):
         return None
@@ -199,7 +209,8 @@ def read_line(line, loads=_loads):
     """Parse one raw log line (bytes). The bodies - most of a RequestResponse log - are measured and cut
     from the raw line rather than parsed: kube-apiserver writes them just before the timestamps, so they
     are found from the end. A line written another way is parsed whole. ValueError when it is not JSON."""
-    if _OBJECT_KEY_END not in line:  # then neither body key is: one scan of the line instead of two
+    first = line.find(_OBJECT_KEY_END)
+    if first < 0:  # then neither body key is: one scan of the line instead of two
         # No body key where kube-apiserver writes one (most lines): what the general path below gives when the
         # event has no body either, without measuring bodies that are not there.
         event = loads(line)
@@ -207,7 +218,7 @@ def read_line(line, loads=_loads):
             return Line(event, 0, 0, None, len(line.rstrip(b"\r\n")))
         spans = None
     else:
-        spans = _body_spans(line)
+        spans = _body_spans(line, first)
     if spans is not None:
         request, response, end = spans
         start = request if request >= 0 else response
@@ -217,7 +228,7 @@ def read_line(line, loads=_loads):
             # A body written after the timestamps (another key order) is still in the event: parse whole.
             if isinstance(event, dict) and "requestObject" not in event and "responseObject" not in event:
                 return Line(event, request_end - request if request >= 0 else 0, end - response if response >= 0 else 0,
-                            line[request + len(_KEY_REQUEST_OBJECT):request_end] if request >= 0 else None,
+                            line[request + _REQUEST_KEY_SIZE:request_end] if request >= 0 else None,
                             len(line.rstrip(b"\r\n")) - (end - start))
     event = loads(line)
     if not isinstance(event, dict):

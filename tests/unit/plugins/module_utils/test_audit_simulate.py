@@ -179,6 +179,26 @@ def test_read_line_measures_on_the_line_whatever_the_body_holds(body):
             (read.event, read.request_size, read.response_size, read.meta_size)
 
 
+@pytest.mark.parametrize("body", [
+    SECRET,                                                                 # the only key ending in Object":
+    {"kind": "Event", "involvedObject": {"kind": "Pod", "name": "a"}},      # another key ending alike
+    {"kind": "ConfigMap", "data": {"x": 1, "requestObject": {"a": 1}}},     # the request key's bytes in the body
+])
+def test_read_line_measures_a_response_only_line(body):
+    """A get: a response body and no request body. Where the response key is the line's only key ending in
+    Object":, the request key is not searched for (it cannot be there); where something else ends alike, it is
+    looked for in front of the response key. Either way the body is measured on the line."""
+    data = event("g", "ResponseComplete", "get", ref={"resource": "secrets", "namespace": "prod", "name": "db"},
+                 response_object=body)
+    raw = line(data).encode().replace(b'"kind":"', b'"kind": "') + b"\n"
+    for name in sim.DECODERS:
+        read = sim.read_line(raw, sim.DECODERS[name])
+        assert read.event == dict((key, value) for key, value in data.items() if key != "responseObject")
+        assert read.request_size == 0 and read.request_object() is None
+        assert read.response_size == raw.index(b',"requestReceivedTimestamp":') - raw.index(b',"responseObject":')
+        assert read.meta_size == len(raw) - 1 - read.response_size
+
+
 def test_parse_timestamp():
     assert sim.parse_timestamp("1970-01-01T00:01:00Z") == 60
     assert sim.parse_timestamp("1970-01-01T00:00:01.500000Z") == 1.5
