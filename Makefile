@@ -144,9 +144,17 @@ cluster-up: deps venv link apiserver
 cluster-down: venv
 	$(BIN)/python tests/cluster/harness.py down --dir .cluster
 
+# The inventory of docs/getting-started.md section 9 (localhost in k8s_api, the venv's Python): no "No inventory
+# was parsed" warnings, and the commands printed at the end run as they are (tests/integration/test_demo.py).
 demo: cluster-up
-	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(BIN)/ansible-playbook playbooks/demo.yml
+	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(BIN)/ansible-playbook -i tests/integration/inventory playbooks/demo.yml
 	@echo "The cluster keeps running for you: KUBECONFIG=$(CURDIR)/.cluster/kubeconfig; stop it with 'make cluster-down'."
+	@echo "Try next, from this directory:"
+	@echo "  . .venv/bin/activate; export K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
+	@echo "  ansible-playbook -i tests/integration/inventory auditops.deckhouse.verify    # read-only report of what the demo set"
+	@echo "  python bench/gen_audit_log.py --events 20000 -o /tmp/audit.log               # a synthetic audit log, then:"
+	@echo "  ansible-playbook -i tests/integration/inventory auditops.deckhouse.simulate -e auditops_masters_hosts=localhost -e simulate_become=false -e simulate_log=/tmp/audit.log"
+	@echo "  docs/getting-started.md section 9 runs the whole site playbook here; docs/audit-simulate.md explains the simulation."
 
 clean: cluster-down
 	rm -rf .collections .pytest_cache tests/output

@@ -25,11 +25,21 @@ fi
 out="$cache/bin/$name-$version-$key"
 if [ ! -x "$out" ]; then
   mkdir -p "$cache/bin"
-  echo "building $name $version (the first build on a machine takes minutes)" >&2
+  echo "building $name $version from the Go module proxy: once per machine (minutes the first time), then" \
+       "cached in $cache/bin" >&2
   export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-mod=mod GOTOOLCHAIN=local
+  # A line every AUDITOPS_BUILD_PROGRESS_SECONDS (60) while go build, silent itself, runs. One-second sleeps and
+  # no standard output, so a caller reading this script's output is never held up by a sleep left behind.
+  every="${AUDITOPS_BUILD_PROGRESS_SECONDS:-60}"
+  (n=0; while sleep 1; do n=$((n + 1)); if [ $((n % every)) = 0 ]; then echo "still building $name: $n s" >&2; fi
+   done) >/dev/null &
+  ticker=$!
+  trap 'kill "$ticker" 2>/dev/null || true' EXIT
+  start=$SECONDS
   # Default cgo setting for every wrapper: same build IDs, so the shared GOCACHE is reused.
   # A temporary name of this process's own: make test builds side by side (pytest workers, bench-smoke).
   (cd "$src" && go build -o "$out.tmp.$$" -ldflags "$ldflags" .)
   mv "$out.tmp.$$" "$out"
+  echo "built $name in $((SECONDS - start)) s; later runs reuse $out" >&2
 fi
 echo "$out"
