@@ -78,11 +78,13 @@ def _popen(cmd, log, detach):
                             preexec_fn=None if detach else _die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
 
 
-def https_request(ctx, method, url, body=None, timeout=30, content_type="application/json"):
+def https_request(ctx, method, url, body=None, timeout=30, content_type="application/json", headers=None):
     """One HTTPS request with the TLS context ``ctx``: (status, parsed JSON or text). A dict or list ``body`` is
-    sent as JSON, bytes as they are; an HTTP error status is returned, not raised."""
+    sent as JSON, bytes as they are; ``headers`` are added; an HTTP error status is returned, not raised."""
     data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
     req = urllib.request.Request(url, data=data, method=method)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     if data is not None:
         req.add_header("Content-Type", content_type)
     try:
@@ -179,6 +181,15 @@ def make_pki(directory):
     return paths
 
 
+def client_context(pki, anonymous=False):
+    """A TLS context that trusts the test CA of ``pki`` (``make_pki``) and, unless ``anonymous``, presents the
+    admin client certificate (also used by tests/master/master.py)."""
+    ctx = ssl.create_default_context(cafile=pki["ca.crt"])
+    if not anonymous:
+        ctx.load_cert_chain(pki["admin.crt"], pki["admin.key"])
+    return ctx
+
+
 def write_kubeconfig(path, server, pki):
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "auditops-test",
@@ -211,15 +222,19 @@ def _tail(path, lines=40):
         return "".join(handle.readlines()[-lines:])
 
 
-def _stop(proc, timeout=15):
+def stop_process(proc, timeout=15):
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; True when it had to be killed (also used by
+    tests/master/master.py)."""
     if proc is None or proc.poll() is not None:
-        return
+        return False
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout)
+        return False
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return True
 
 
 class Etcd:
@@ -245,7 +260,7 @@ class Etcd:
             return False
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc)
 
 
 class ApiServer:
@@ -276,15 +291,10 @@ class ApiServer:
         with open(self.log_path, "ab") as log:
             self.proc = _popen([binary] + self.args, log, detach)
 
-    def ssl_context(self):
-        ctx = ssl.create_default_context(cafile=self.ca_file)
-        ctx.load_cert_chain(self.client_cert, self.client_key)
-        return ctx
-
     def request(self, method, path, body=None, anonymous=False, content_type="application/json"):
         """Send one request; returns (status, parsed JSON or text)."""
-        ctx = ssl.create_default_context(cafile=self.ca_file) if anonymous else self.ssl_context()
-        return https_request(ctx, method, self.server + path, body, content_type=content_type)
+        return https_request(client_context(self.pki, anonymous), method, self.server + path, body,
+                             content_type=content_type)
 
     def ready(self):
         try:
@@ -300,7 +310,7 @@ class ApiServer:
             return handle.read()
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc)
 
 
 def strip_non_schema_keys(node, in_properties=False):

@@ -6,31 +6,22 @@
 
 import json
 import os
-import ssl
 import time
-import urllib.error
-import urllib.request
+
+import harness  # tests/cluster, on sys.path through conftest
 
 
-def send(api, method, path, body=None, anonymous=False, audit_id=None, content_type="application/json"):
-    """One request as the harness's admin (or anonymously); returns the HTTP status. The apiserver takes
-    the Audit-ID header as the events' auditID, so a test finds its own requests in the log."""
-    ctx = ssl.create_default_context(cafile=api.ca_file)
-    if not anonymous:
-        ctx.load_cert_chain(api.client_cert, api.client_key)
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(api.server + path, data=data, method=method)
+def send(api, method, path, body=None, anonymous=False, audit_id=None, content_type="application/json", token=None):
+    """One request as the harness's admin (anonymously, or with a bearer ``token`` and no client certificate);
+    returns the HTTP status. The apiserver takes the Audit-ID header as the events' auditID, so a test finds its
+    own requests in the log."""
+    headers = {}
     if audit_id:
-        req.add_header("Audit-ID", audit_id)
-    if data is not None:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-            resp.read()
-            return resp.status
-    except urllib.error.HTTPError as err:
-        err.read()
-        return err.code
+        headers["Audit-ID"] = audit_id
+    if token:
+        headers["Authorization"] = "Bearer %s" % token
+    ctx = harness.client_context(api.pki, anonymous=anonymous or bool(token))
+    return harness.https_request(ctx, method, api.server + path, body, content_type=content_type, headers=headers)[0]
 
 
 def wait_log_quiet(log_path, timeout=20):

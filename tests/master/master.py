@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -410,15 +409,8 @@ class Master:
 
     @staticmethod
     def _terminate(proc, what, problems, timeout=30):
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        if harness.stop_process(proc, timeout):
             problems.append("%s ignored SIGTERM for %ss; killed" % (what, timeout))
-            proc.kill()
-            proc.wait()
 
     # --- the kube-apiserver static pod ---------------------------------------------------------
 
@@ -521,15 +513,9 @@ class Master:
         return subprocess.run([self.artefacts["crictl"], "--runtime-endpoint", self.runtime_endpoint] + list(args),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=check)
 
-    def ssl_context(self, anonymous=False):
-        ctx = ssl.create_default_context(cafile=self.pki["ca.crt"])
-        if not anonymous:
-            ctx.load_cert_chain(self.pki["admin.crt"], self.pki["admin.key"])
-        return ctx
-
     def request(self, method, path, body=None, timeout=10):
         """(status, parsed JSON or text) from the static pod's apiserver, as the admin."""
-        return harness.https_request(self.ssl_context(), method, self.api_url + path, body, timeout=timeout)
+        return harness.https_request(harness.client_context(self.pki), method, self.api_url + path, body, timeout=timeout)
 
     def ready(self):
         try:
