@@ -75,3 +75,42 @@ def test_execution_environment_definition_builds_a_context(tmp_path):
         assert handle.read() == open(os.path.join(ROOT, "requirements.txt")).read()
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert "ansible-galaxy collection install" in containerfile
+
+
+def _install_commands():
+    """Every `ansible-galaxy collection install` of the tarball that README.md and docs/ tell users to type."""
+    found = []
+    for path in [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))):
+        with open(path) as handle:
+            found.extend((os.path.relpath(path, ROOT), line.strip()) for line in handle
+                         if line.strip().startswith("ansible-galaxy collection install") and ".tar.gz" in line)
+    return found
+
+
+def test_the_documented_install_works_inside_the_checkout_and_the_bare_one_is_the_trap_they_avoid(tmp_path):
+    """In the checkout ansible.cfg points collections_path at .collections, where the work tree is a symlink:
+    an install there stops with "Cannot call rmtree on a symbolic link". Every documented command passes -p and
+    works from the checkout after make demo, leaving the development link alone."""
+    commands = _install_commands()
+    assert {doc for doc, _line in commands} >= {"README.md", "docs/getting-started.md"}, commands
+    link = os.path.join(ROOT, ".collections", "ansible_collections", "auditops", "deckhouse")
+    assert os.path.islink(link)
+    build = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--force", "--output-path",
+                            str(tmp_path)], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, check=False)
+    assert build.returncode == 0, build.stdout
+    tarball = glob.glob(str(tmp_path / "auditops-deckhouse-*.tar.gz"))[0]
+    for doc, line in commands:
+        assert " -p " in line, "%s: %s installs into collections_path, the development symlink" % (doc, line)
+        words = line.replace("~/.ansible/collections", str(tmp_path / "installed")).split()
+        words = [os.path.join(BIN, "ansible-galaxy")] + words[1:-1] + [tarball]
+        run = subprocess.run(words, env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             check=False)
+        assert run.returncode == 0, "%s: %s\n%s" % (doc, line, run.stdout)
+        assert os.path.isfile(str(tmp_path / "installed" / "ansible_collections" / "auditops" / "deckhouse" / "MANIFEST.json"))
+        assert os.path.islink(link) and os.path.realpath(link) == os.path.realpath(ROOT)
+    bare = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force", "--no-deps",
+                           tarball], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False)
+    assert bare.returncode != 0 and "Cannot call rmtree on a symbolic link" in bare.stdout, bare.stdout
+    assert os.path.islink(link)
