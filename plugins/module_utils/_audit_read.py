@@ -13,7 +13,7 @@ import datetime
 import json
 import math
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import go_resolve_plain
+from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import go_json_key, go_resolve_plain
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_common import PolicyError
 
 try:
@@ -123,19 +123,10 @@ def _compose_first_document(text):
 
 
 def _key_text(key):
-    """How sigs.k8s.io/yaml turns a YAML map key into a JSON object key."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, int):
-        return str(key)
-    if isinstance(key, float):
-        if math.isnan(key):
-            return ".nan"
-        if math.isinf(key):
-            return ".inf" if key > 0 else "-.inf"
-        return "%g" % key
+    """How sigs.k8s.io/yaml turns a YAML map key into a JSON object key (``_yaml.go_json_key``), or its error."""
+    text = go_json_key(key)
+    if text is not None:
+        return text
     if key is None:
         raise _Fatal("error converting YAML to JSON: unsupported map key of type: <nil>")
     raise _Fatal("error converting YAML to JSON: yaml: invalid map key: %r" % (key,))

@@ -317,17 +317,30 @@ def _go_scalar(node):
     raise GoYamlError("line %d: the tag %s is not read the same by every YAML reader" % (node.start_mark.line + 1, tag))
 
 
-def _json_key(key, line):
-    """How sigs.k8s.io/yaml turns a map key into a JSON object key."""
+def go_json_key(key):
+    """How sigs.k8s.io/yaml turns a decoded YAML map key into a JSON object key (``.nan``, ``.inf``, ``-.inf``
+    for those floats); None for a key it refuses (null, a mapping or a sequence)."""
     if isinstance(key, str):
         return key
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, int):
         return str(key)
-    if isinstance(key, float) and not math.isnan(key) and not math.isinf(key):
+    if isinstance(key, float):
+        if math.isnan(key):
+            return ".nan"
+        if math.isinf(key):
+            return ".inf" if key > 0 else "-.inf"
         return "%g" % key
-    raise GoYamlError("line %d: unsupported map key %r" % (line, key))
+    return None
+
+
+def _json_key(key, line):
+    # A static pod has no field named .nan or .inf: such a key is refused here rather than passed on.
+    text = go_json_key(key)
+    if text is None or (isinstance(key, float) and (math.isnan(key) or math.isinf(key))):
+        raise GoYamlError("line %d: unsupported map key %r" % (line, key))
+    return text
 
 
 def _go_value(node, stack=()):

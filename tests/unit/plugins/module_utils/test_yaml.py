@@ -46,3 +46,22 @@ def test_special_characters_survive_both_layouts(text):
 ])
 def test_go_resolve_plain(text, kind, value):
     assert _yaml.go_resolve_plain(text) == (kind, value)
+
+
+@pytest.mark.parametrize("key, text", [("a", "a"), (True, "true"), (False, "false"), (7, "7"), (-1, "-1"),
+                                       (1.5, "1.5"), (float("nan"), ".nan"), (float("inf"), ".inf"),
+                                       (float("-inf"), "-.inf"), (None, None), ((1, 2), None)])
+def test_go_json_key(key, text):
+    assert _yaml.go_json_key(key) == text
+
+
+def test_map_keys_in_both_go_readers():
+    # The policy reader reads map keys as sigs.k8s.io/yaml does; the static pod loader shares that and refuses
+    # the keys no Pod field can have.
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_read import _key_text
+    assert [_key_text(key) for key in ("x", 1, True, float("nan"))] == ["x", "1", "true", ".nan"]
+    assert _yaml.go_load_all("a:\n  1: x\n  true: z\n") == [{"a": {"1": "x", "true": "z"}}]
+    with pytest.raises(_yaml.GoYamlError, match="line 2: unsupported map key"):
+        _yaml.go_load_all("a:\n  .nan: x\n")
+    with pytest.raises(_yaml.GoYamlError, match="line 2: unsupported map key"):
+        _yaml.go_load_all("a:\n  ~: x\n")
