@@ -245,6 +245,10 @@ def test_broken_audit_policy_is_recovered(master, tmp_path, capsys, case, policy
     # The role stopped pods recorded before its edit, none the kubelet started from the edited manifest.
     stopped = stopped_pods(output)
     assert stopped and set(stopped) <= set(pods_before), (stopped, pods_before)
+    # Before the bounded waits the output says what they wait for and how long, at the default verbosity.
+    assert re.search(r"stopped %d kube-apiserver pod\(s\) or container\(s\) through crictl; .*Waiting up to 180 s for "
+                     r"/livez, then /readyz, at %s, one try every 1 s" % (len(stopped), re.escape(master.api_url)),
+                     output), output[-4000:]
     with capsys.disabled():
         print("\n[recovery e2e] %-14s playbook start -> /readyz 200: %5.1f s (playbook total %5.1f s; role: %s; secret %s)"
               % (case, to_healthy, total, report["action"], secret_action))
