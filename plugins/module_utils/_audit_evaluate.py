@@ -106,6 +106,20 @@ def _path_matches(path, spec):
     return spec.endswith("*") and path.startswith(spec.rstrip("*"))
 
 
+def _resources_match(specs, resource, subresource, combined):
+    """Whether one GroupResources entry's ``resources`` match the request's resource and subresource
+    (``combined`` is ``resource/subresource``, or the resource alone)."""
+    for spec in specs:
+        if spec == combined or spec == "*":
+            return True
+        if subresource and spec.startswith("*/") and subresource == spec[2:]:
+            return True
+        # "pods/*" also matches plain "pods": checker.go does not require a subresource.
+        if spec.endswith("/*") and resource == spec[:-2]:
+            return True
+    return False
+
+
 def _rule_matches_resource(rule, request, version):
     if not request["resource_request"]:
         return False
@@ -126,14 +140,8 @@ def _rule_matches_resource(rule, request, version):
         names = entry.get("resourceNames")
         if names and request["name"] not in names:
             continue
-        for spec in entry["resources"]:
-            if spec == combined or spec == "*":
-                return True
-            if subresource and spec.startswith("*/") and subresource == spec[2:]:
-                return True
-            # "pods/*" also matches plain "pods": checker.go does not require a subresource.
-            if spec.endswith("/*") and resource == spec[:-2]:
-                return True
+        if _resources_match(entry["resources"], resource, subresource, combined):
+            return True
     return False
 
 
@@ -247,13 +255,8 @@ class _CompiledRule(object):
                 return True
             if names and request["name"] not in names:
                 continue
-            for spec in specs:
-                if spec == combined or spec == "*":
-                    return True
-                if subresource and spec.startswith("*/") and subresource == spec[2:]:
-                    return True
-                if spec.endswith("/*") and resource == spec[:-2]:
-                    return True
+            if _resources_match(specs, resource, subresource, combined):
+                return True
         return False
 
 
