@@ -71,15 +71,32 @@ def _check_owner(owner):
         raise LogShipperError(["owner: %s is not a valid label value" % _show(owner)])
 
 
+def _claim_name(ctx, names, obj, path, what, list_path):
+    """Add ``obj``'s name to ``names``, the names taken so far in ``list_path``; the same name twice is an error
+    (the second object would silently replace the first, as in the seed examples)."""
+    name = obj["metadata"]["name"]
+    if name in names:
+        ctx.error(_join(path, "name"), "%s name %s is already used by %s[%d]; names must be unique"
+                  % (what, _show(name), list_path, names.index(name)))
+    names.append(name)
+
+
+def _check(ctx, built, profile):
+    """Raise LogShipperError with the input problems ``ctx`` collected, else with every schema problem of the
+    ``(path, object)`` pairs in ``built`` (``path (Kind/name): problem``)."""
+    ctx.check()
+    errors = ["%s (%s/%s): %s" % (path, obj["kind"], obj["metadata"]["name"], e)
+              for path, obj in built for e in validate_object(obj, profile)]
+    if errors:
+        raise LogShipperError(errors)
+
+
 def build_destination(spec, profile, path="destinations[0]", owner=DEFAULT_OWNER):
     """One ClusterLogDestination from a compact description; raises LogShipperError."""
     _check_owner(owner)
     ctx = _Ctx()
     obj, _endpoints = _build_destination(ctx, spec, profile, path, owner)
-    ctx.check()
-    errors = ["%s (%s/%s): %s" % (path, obj["kind"], obj["metadata"]["name"], e) for e in validate_object(obj, profile)]
-    if errors:
-        raise LogShipperError(errors)
+    _check(ctx, [(path, obj)], profile)
     return obj
 
 
@@ -88,10 +105,7 @@ def build_logging_config(spec, profile, destination_names, path="sources[0]", ow
     _check_owner(owner)
     ctx = _Ctx()
     obj = _build_logging_config(ctx, spec, profile, list(destination_names), path, owner)
-    ctx.check()
-    errors = ["%s (%s/%s): %s" % (path, obj["kind"], obj["metadata"]["name"], e) for e in validate_object(obj, profile)]
-    if errors:
-        raise LogShipperError(errors)
+    _check(ctx, [(path, obj)], profile)
     return obj
 
 
@@ -118,11 +132,7 @@ def build(destinations, sources, profile, prefix="", owner=DEFAULT_OWNER):
         obj, points = _build_destination(ctx, spec, profile, path, owner)
         if obj is None:
             continue
-        name = obj["metadata"]["name"]
-        if name in names:
-            ctx.error(_join(path, "name"), "destination name %s is already used by %s[%d]; names must be unique"
-                      % (_show(name), dpath, names.index(name)))
-        names.append(name)
+        _claim_name(ctx, names, obj, path, "destination", dpath)
         built.append((path, obj))
         endpoints.extend(points)
     if not names:
@@ -133,20 +143,9 @@ def build(destinations, sources, profile, prefix="", owner=DEFAULT_OWNER):
         obj = _build_logging_config(ctx, spec, profile, names, path, owner)
         if obj is None:
             continue
-        name = obj["metadata"]["name"]
-        if name in source_names:
-            # Same name twice means the second object silently replaces the first (seed examples).
-            ctx.error(_join(path, "name"), "source name %s is already used by %s[%d]; names must be unique"
-                      % (_show(name), spath, source_names.index(name)))
-        source_names.append(name)
+        _claim_name(ctx, source_names, obj, path, "source", spath)
         built.append((path, obj))
-    ctx.check()
-    errors = []
-    for path, obj in built:
-        errors.extend("%s (%s/%s): %s" % (path, obj["kind"], obj["metadata"]["name"], e)
-                      for e in validate_object(obj, profile))
-    if errors:
-        raise LogShipperError(errors)
+    _check(ctx, built, profile)
     return {
         "objects": [obj for _path, obj in built],
         "warnings": ctx.warnings,

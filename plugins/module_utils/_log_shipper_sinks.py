@@ -121,12 +121,21 @@ def _build_tls(ctx, tls, path, separate):
     return block, verify
 
 
-def _tls_block(ctx, spec, path):
-    """``tls`` of the types that keep the verify flags inside it (all but Socket)."""
-    if _given(spec, "tls") is None:
-        return None
-    block, _verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=False)
-    return block or None
+def _with_tls(block, ctx, spec, path):
+    """``block`` with its ``tls`` when the input gives one, for the types that keep the verify flags inside it
+    (all but Socket)."""
+    if _given(spec, "tls") is not None:
+        tls, _verify = _build_tls(ctx, spec["tls"], _join(path, "tls"), separate=False)
+        if tls:
+            block["tls"] = tls
+    return block
+
+
+def _only_for(ctx, auth, apath, keys, strategy):
+    """An error for each of ``keys`` that ``auth`` gives although only auth ``strategy`` takes it."""
+    for key in keys:
+        if _given(auth, key) is not None:
+            ctx.error(_join(apath, key), "only for strategy %s" % strategy)
 
 
 def _endpoint(ctx, spec, path, name, endpoints, url):
@@ -213,10 +222,7 @@ def build_kafka(ctx, spec, path, name, profile, endpoints):
             "username": _as_str(ctx, _given(sasl, "username"), _join(spath, "username"), required=True),
             "password": _as_str(ctx, _given(sasl, "password"), _join(spath, "password"), required=True),
         }
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        kafka["tls"] = tls
-    return kafka, codec
+    return _with_tls(kafka, ctx, spec, path), codec
 
 
 def build_loki(ctx, spec, path, name, profile, endpoints):
@@ -234,23 +240,17 @@ def build_loki(ctx, spec, path, name, profile, endpoints):
         # Written although the API server would default it: the stored object then equals ours.
         out = {"strategy": strategy}
         if strategy == "Basic":
-            if _given(auth, "token") is not None:
-                ctx.error(_join(apath, "token"), "only for strategy bearer")
+            _only_for(ctx, auth, apath, ("token",), "bearer")
             out["user"] = _as_str(ctx, _given(auth, "user"), _join(apath, "user"), required=True)
             password = _as_str(ctx, _given(auth, "password"), _join(apath, "password"), required=True)
             if password is not None:
                 # The CRD wants the Basic password base64-encoded; users give it in plain text.
                 out["password"] = _b64(password)
         else:
-            for key in ("user", "password"):
-                if _given(auth, key) is not None:
-                    ctx.error(_join(apath, key), "only for strategy basic")
+            _only_for(ctx, auth, apath, ("user", "password"), "basic")
             out["token"] = _as_str(ctx, _given(auth, "token"), _join(apath, "token"), required=True)
         loki["auth"] = out
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        loki["tls"] = tls
-    return loki, None
+    return _with_tls(loki, ctx, spec, path), None
 
 
 def build_elasticsearch(ctx, spec, path, name, profile, endpoints):
@@ -273,37 +273,27 @@ def build_elasticsearch(ctx, spec, path, name, profile, endpoints):
         # Written although the API server would default it: the stored object then equals ours.
         out = {"strategy": strategy}
         if strategy == "Basic":
-            for key, _field in AWS_AUTH_FIELDS:
-                if _given(auth, key) is not None:
-                    ctx.error(_join(apath, key), "only for strategy aws")
+            _only_for(ctx, auth, apath, [key for key, _field in AWS_AUTH_FIELDS], "aws")
             out["user"] = _as_str(ctx, _given(auth, "user"), _join(apath, "user"), required=True)
             password = _as_str(ctx, _given(auth, "password"), _join(apath, "password"), required=True)
             if password is not None:
                 out["password"] = _b64(password)
         elif strategy == "AWS":
-            for key in ("user", "password"):
-                if _given(auth, key) is not None:
-                    ctx.error(_join(apath, key), "only for strategy basic")
+            _only_for(ctx, auth, apath, ("user", "password"), "basic")
             for key, field in AWS_AUTH_FIELDS:
                 required = field in ("awsAccessKey", "awsSecretKey")
                 value = _as_str(ctx, _given(auth, key), _join(apath, key), required=required)
                 if value is not None:
                     out[field] = _b64(value) if required else value
         es["auth"] = out
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        es["tls"] = tls
-    return es, None
+    return _with_tls(es, ctx, spec, path), None
 
 
 def build_host_port(ctx, spec, path, name, profile, endpoints):
     """(spec.logstash or spec.vector, None): 'host:port' of a Logstash tcp input with the json codec, or of a
     Vector instance (its vector source, API v2); the two blocks have the same fields."""
     block = {"endpoint": _endpoint(ctx, spec, path, name, endpoints, url=False)}
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        block["tls"] = tls
-    return block, None
+    return _with_tls(block, ctx, spec, path), None
 
 
 def build_splunk(ctx, spec, path, name, profile, endpoints):
@@ -313,10 +303,7 @@ def build_splunk(ctx, spec, path, name, profile, endpoints):
     index = _as_str(ctx, _given(spec, "index"), _join(path, "index"))
     if index:
         splunk["index"] = index
-    tls = _tls_block(ctx, spec, path)
-    if tls:
-        splunk["tls"] = tls
-    return splunk, None
+    return _with_tls(splunk, ctx, spec, path), None
 
 
 # Input type -> (CRD spec.type, builder of spec.<type lowercased>, input options of this type besides the
