@@ -350,6 +350,8 @@ def main():
     out = dict(changed=mc_plan["changed"] or secret_plan["changed"], module_config=mc_plan, secret=secret_plan,
                rollback=rollback, policy_findings=findings, rollout={"expected": expected, "reason": reason})
     if errors:
+        # Nothing is applied after a refusal: changed says so (the plan stays in the result as context).
+        out["changed"] = False
         fail_json(module, Error([split(text) for text in errors]), "refused, nothing changed", **out)
     if module._diff and out["changed"]:
         out["diff"] = diff(mc_plan, secret_plan)

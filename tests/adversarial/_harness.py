@@ -66,6 +66,34 @@ def refuse(module, args, field, watched=(), secrets=(), **kwargs):
     return result
 
 
+def api_snapshot(cluster, paths):
+    """Each API path of ``cluster`` (tests/cluster/harness.py) as (status, object); a list keeps only its items (the
+    list's resourceVersion moves with any write to the cluster)."""
+    found = {}
+    for path in paths:
+        status, body = cluster.api.request("GET", path)
+        found[path] = (status, body["items"] if isinstance(body, dict) and "items" in body else body)
+    return found
+
+
+def refuse_role(tmp_path, role, variables, field, watched=(), cluster=None, api_paths=(), secrets=(), **kwargs):
+    """Run role ``role`` with ``variables`` (at -vv unless told): it must fail naming ``field``, leave the ``watched``
+    directories and the ``api_paths`` of ``cluster`` as they were and print none of ``secrets``. Returns the run."""
+    before = snapshot(*watched)
+    api_before = api_snapshot(cluster, api_paths) if cluster is not None else {}
+    kwargs.setdefault("verbosity", 2)
+    run = run_role(tmp_path, role, variables, **kwargs)
+    assert run.rc != 0, run
+    assert field in run.failure(), "%r does not name %r" % (run.failure(), field)
+    after = snapshot(*watched)
+    assert {k: v for k, v in after.items() if "adversarial-" not in k} == \
+        {k: v for k, v in before.items() if "adversarial-" not in k}, "a refused run changed files"
+    if cluster is not None:
+        assert api_snapshot(cluster, api_paths) == api_before, "a refused run changed API objects"
+    assert_no_secret(run.output, secrets)
+    return run
+
+
 class RoleRun(object):
     """One ansible-playbook run of a role on localhost; ``output`` is everything it printed."""
 

@@ -1,23 +1,11 @@
 # Fixtures for tests against the real local control plane (etcd + kube-apiserver built from source).
 import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cluster"))
 import harness  # noqa: E402  (lives in tests/cluster, not a package)
-
-
-@pytest.fixture(scope="session")
-def k8s_cluster():
-    """One etcd + kube-apiserver with the Deckhouse CRDs for the whole test run."""
-    workdir = tempfile.mkdtemp(prefix="auditops-cluster-")
-    cluster = harness.Cluster(workdir)
-    yield cluster
-    cluster.stop()
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
