@@ -70,9 +70,11 @@ integration: prepare
 # pytest-xdist spreads the test files over PYTEST_WORKERS processes (--dist loadfile: a file's tests stay in
 # one process, so its module fixtures - a started kube-apiserver, a master node - are shared as before; each
 # process has its own session cluster). PYTEST_WORKERS=0 runs everything in this process.
+# --no-loadscope-reorder: files are handed out in collection order, which tests/conftest.py starts with the
+# slowest files (xdist's default, most tests first, left the few long integration files for the end).
 PYTEST_WORKERS ?= 2
 pytest: prepare
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/adversarial tests/integration
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/unit tests/adversarial tests/integration
 
 lint: venv link
 	$(BIN)/ansible-lint --profile production

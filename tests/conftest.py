@@ -30,3 +30,19 @@ def k8s_cluster():
     yield cluster
     cluster.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+# The files that take minutes, longest first (per-file sums of one `pytest -n 2 --dist loadfile tests/integration
+# --durations` run, 2026-12-03, in docs/benchmarks.md "Test-suite time"). `make pytest` passes
+# --no-loadscope-reorder, so pytest-xdist hands out files in this order: the long files start at once and the many
+# short unit files fill the gaps at the end. (By default xdist starts the files with the most tests first, which put
+# these files, a few long tests each, last: one worker ran the last of them while the other had nothing left.)
+SLOW_FILES_FIRST = tuple("tests/integration/%s.py" % name for name in (
+    "test_control_plane_audit", "test_playbooks", "test_recovery_e2e", "test_kuma_log_shipper",
+    "test_audit_policy_apiserver", "test_audit_detections", "test_log_shipper_destinations", "test_packaging"))
+
+
+def pytest_collection_modifyitems(items):
+    rank = dict((name, index) for index, name in enumerate(SLOW_FILES_FIRST))
+    # Stable: the other files, and the tests in every file, keep their order.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FILES_FIRST)))
