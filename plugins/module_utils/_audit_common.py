@@ -26,6 +26,17 @@ LEVEL_RANK = dict((level, rank) for rank, level in enumerate(LEVELS))
 PRESETS = ("minimal", "security", "comprehensive")
 TARGETS = ("deckhouse", "kubeadm")
 DECKHOUSE_LAYOUTS = ("current", "2025-01")
+# The most policy text (or JSON of a given mapping) this collection reads: its own limit, checked before
+# parsing. kube-apiserver reads a policy file of any size; four times what a Deckhouse Secret can hold keeps a
+# mistaken input (a log file, a 15 MB generated policy) from parsing for minutes.
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+# What one Secret can hold: kube-apiserver refuses a Secret whose data values add up to more (k8s.io/kubernetes
+# pkg/apis/core/types.go MaxSecretSize, checked by ValidateSecret in pkg/apis/core/validation/validation.go).
+# Deckhouse mode puts the policy into Secret kube-system/audit-policy.
+MAX_SECRET_BYTES = 1024 * 1024
+# Rules checked pairwise for shadowing (a rule every request of which an earlier one takes): the check is
+# quadratic, so past this many rules it is left out and said so.
+MAX_SHADOW_CHECK_RULES = 1000
 
 # Findings that mean "kube-apiserver accepts the policy but silently changes it".
 LENIENT_CODES = frozenset(("unknown-field", "duplicate-key"))

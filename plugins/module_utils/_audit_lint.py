@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_common import (  # noqa: F401
     BUILTIN_RESOURCES, DEFAULT_KUBERNETES_VERSION, finding, go_quote, GROUP_WILDCARD_SINCE, KNOWN_VERBS, LEVEL_RANK,
-    parse_version, REMOVED_GROUPS, _RESOURCE_GROUPS, RESOURCE_VERBS, SENSITIVE_RESOURCES)
+    MAX_SHADOW_CHECK_RULES, parse_version, REMOVED_GROUPS, _RESOURCE_GROUPS, RESOURCE_VERBS, SENSITIVE_RESOURCES)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_decode import _decode_data, load_findings
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_evaluate import _evaluate
 
@@ -283,12 +283,16 @@ def lint(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION, load_result=None
                 findings.append(finding("warning", "resource-names-unnamed-verbs", entry_path + ".resourceNames",
                                         "%s requests carry no object name, so resourceNames never match them"
                                         % "/".join(rule["verbs"])))
-        for earlier in range(index):
+        for earlier in range(index if index < MAX_SHADOW_CHECK_RULES else 0):
             if rule_covers(rules[earlier], rule, version):
                 what = "is a catch-all" if _is_catch_all(rules[earlier]) else "matches every request this rule matches"
                 findings.append(finding("warning", "shadowed-rule", path,
                                         "never used: rules[%d] comes first and %s (first match wins)" % (earlier, what)))
                 break
+    if len(rules) > MAX_SHADOW_CHECK_RULES:
+        findings.append(finding("info", "shadowing-not-checked", "rules[%d]" % MAX_SHADOW_CHECK_RULES,
+                                "the policy has %d rules; rules after the first %d were not checked for being "
+                                "shadowed by earlier ones" % (len(rules), MAX_SHADOW_CHECK_RULES)))
     if rules and not any(_is_catch_all(rule) for rule in rules):
         findings.append(finding("warning", "no-catch-all", "rules",
                                 "no rule matches every request: requests that match no rule are not audited at all "

@@ -41,12 +41,14 @@ k8s.io/apimachinery runtime/serializer/json, sigs.k8s.io/yaml (go-yaml v2 rules 
 from __future__ import annotations
 
 import copy
+import json
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._yaml import go_resolve_plain  # noqa: F401 (re-exported)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_common import (  # noqa: F401 (re-exported, see __all__)
     aggregate_message, API_GROUP, API_VERSION, BUILTIN_RESOURCES, DECKHOUSE_LAYOUTS, DEFAULT_KUBERNETES_VERSION,
     FieldError, finding, go_quote, GROUP_WILDCARD_SINCE, INTERNAL_VERSION, KNOWN_VERBS, LENIENT_CODES, LEVEL_RANK,
-    LEVELS, LONG_RUNNING_SUBRESOURCES, LONG_RUNNING_VERBS, MIN_KUBERNETES_VERSION, NON_RESOURCE_VERBS,
+    LEVELS, LONG_RUNNING_SUBRESOURCES, LONG_RUNNING_VERBS, MAX_POLICY_BYTES, MAX_SECRET_BYTES, MIN_KUBERNETES_VERSION,
+    NON_RESOURCE_VERBS,
     parse_version, PolicyError, PRESETS, refusal, REMOVED_GROUPS, REQUEST_KEYS, RESOURCE_VERBS, SENSITIVE_RESOURCES,
     STAGES, STRICT_DECODING_SINCE, TARGETS, _version_text)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_read import (  # noqa: F401 (re-exported, see __all__)
@@ -73,7 +75,8 @@ __all__ = [
     "evaluator", "FieldError", "finding", "go_quote", "go_resolve_plain", "GROUP_RESOURCES_FIELDS",
     "GROUP_WILDCARD_SINCE", "HAS_YAML", "HookResult", "INTERNAL_VERSION", "is_long_running", "KNOWN_VERBS",
     "LENIENT_CODES", "LEVEL_RANK", "LEVELS", "lint", "load_findings", "load_policy", "LoadResult",
-    "LONG_RUNNING_SUBRESOURCES", "LONG_RUNNING_VERBS", "MIN_KUBERNETES_VERSION", "NON_RESOURCE_VERBS",
+    "LONG_RUNNING_SUBRESOURCES", "LONG_RUNNING_VERBS", "MAX_POLICY_BYTES", "MAX_SECRET_BYTES",
+    "MIN_KUBERNETES_VERSION", "NON_RESOURCE_VERBS",
     "normalize_request", "parse_version", "POLICY_FIELDS", "PolicyError", "preset", "PRESETS", "refusal",
     "REMOVED_GROUPS", "REQUEST_KEYS", "RESOURCE_VERBS", "rule_covers", "RULE_FIELDS", "rules_overlap",
     "SENSITIVE_RESOURCES", "STAGES", "STRICT_DECODING_SINCE", "TARGETS", "to_base64", "to_yaml", "validate",
@@ -119,12 +122,30 @@ class CheckResult(object):
         return out
 
 
+def _size(source):
+    """Bytes of policy text, or of a mapping written as JSON (what the size limit counts)."""
+    if isinstance(source, bytes):
+        return len(source)
+    if isinstance(source, str):
+        return len(source.encode("utf-8"))
+    try:
+        return len(json.dumps(source, default=str))
+    except (TypeError, ValueError):
+        return 0
+
+
 def check(source, kubernetes_version=DEFAULT_KUBERNETES_VERSION, target=None, basic_policy=True,
           layout="current", extra_service_accounts=()):
     """Load, validate, lint and (with ``target``) compose ``source`` in one go."""
     version = parse_version(kubernetes_version)
     if target is not None and target not in TARGETS:
         raise PolicyError("target", "must be one of %s" % ", ".join(TARGETS))
+    size = _size(source)
+    if size > MAX_POLICY_BYTES:
+        raise PolicyError("", "the policy is %d bytes%s, over the %d (4 MiB) this collection reads; a policy that "
+                              "large is almost surely not the intended file (a Deckhouse Secret holds at most %d)"
+                          % (size, "" if isinstance(source, (str, bytes)) else " as JSON", MAX_POLICY_BYTES,
+                             MAX_SECRET_BYTES))
     result = CheckResult()
     result.kubernetes_version = _version_text(version)
     result.load = load_policy(source, result.kubernetes_version)
@@ -137,6 +158,11 @@ def check(source, kubernetes_version=DEFAULT_KUBERNETES_VERSION, target=None, ba
     result.policy = canonical(result.load.policy)
     result.policy_yaml = to_yaml(result.policy)
     result.policy_base64 = to_base64(result.policy_yaml)
+    if target == "deckhouse" and len(result.policy_yaml.encode("utf-8")) > MAX_SECRET_BYTES:
+        result.findings.append(finding("error", "secret-too-large", "",
+                                       "the normalized policy is %d bytes, but Secret kube-system/audit-policy can "
+                                       "hold at most %d: kube-apiserver refuses a larger Secret"
+                                       % (len(result.policy_yaml.encode("utf-8")), MAX_SECRET_BYTES)))
     if target is not None:
         result.composition = compose(result.policy, target, basic_policy, result.kubernetes_version, layout,
                                      extra_service_accounts)

@@ -67,6 +67,15 @@ CONVERSIONS = {
     3: (("move", ("apiserver", "loadBalancer"), ("apiserver", "publishAPI", "loadBalancer")),),
 }
 
+# auditLog.path is the hostPath of the directory kube-apiserver writes audit.log into, mounted read-write into
+# its container (extraVolume kube-audit-log of Deckhouse's kubeadm config template,
+# ../shared/reference/deckhouse/control-plane-kubeadm-config.v1beta4.yaml.tpl). Deckhouse's
+# settings schema only asks for ^[a-zA-Z0-9_/.-]+[a-zA-Z0-9_.-]$, which lets through relative paths, '..' and
+# the node's system directories: a log directory there makes them writable from kube-apiserver (or, on a file
+# such as /etc/shadow, stops kube-apiserver from starting). These are refused.
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sbin", "/sys", "/usr",
+               "/var/lib/containerd", "/var/lib/etcd", "/var/lib/kubelet")
+
 _MISSING = object()
 
 
@@ -241,6 +250,26 @@ def validate_settings(settings, version=CREATE_VERSION, profile=DEFAULT_PROFILE)
 
 # --- ModuleConfig ---------------------------------------------------------------------------------
 
+def log_path_problem(path):
+    """Why ``path`` cannot be ``auditLog.path`` (None when it can): an absolute directory named without '.'
+    or '..' segments, outside the node's system directories (SYSTEM_DIRS)."""
+    if not path.startswith("/"):
+        return "%s: expected an absolute directory such as /var/log/kube-audit" % _show(path)
+    if path.strip("/") == "":
+        return "%s is the root directory; use a directory such as /var/log/kube-audit" % _show(path)
+    # A trailing '/' is left to the schema check (Deckhouse's pattern refuses it).
+    segments = path.rstrip("/").split("/")[1:]
+    if any(segment in ("", ".", "..") for segment in segments):
+        return ("%s: name the directory without '.', '..' or empty segments (kube-apiserver's log directory "
+                "is a hostPath on every master)" % _show(path))
+    for directory in SYSTEM_DIRS:
+        if path.rstrip("/") == directory or path.startswith(directory + "/"):
+            return ("%s is inside %s: kube-apiserver mounts its log directory read-write, so that system "
+                    "directory would become writable from it; use a directory such as /var/log/kube-audit"
+                    % (_show(path), directory))
+    return None
+
+
 def desired_leaves(state="present", enabled=True, basic_policy=True, log_output="File", log_path=None):
     """The owned keys to send, as ``{path tuple: value}``. ``absent`` sends only auditPolicyEnabled: false;
     the other keys are left out, so server-side apply removes them where only this role set them."""
@@ -254,6 +283,10 @@ def desired_leaves(state="present", enabled=True, basic_policy=True, log_output=
         errors.append("log_output: expected one of %s, got %s" % (", ".join(OUTPUTS), _show(log_output)))
     if log_path is not None and not isinstance(log_path, str):
         errors.append("log_path: expected a string, got %s" % _show(log_path))
+    elif log_path:
+        problem = log_path_problem(log_path)
+        if problem:
+            errors.append("log_path: %s" % problem)
     if errors:
         raise SettingsError(errors)
     if state == "absent":
@@ -292,8 +325,19 @@ def plan_module_config(existing, state="present", enabled=True, basic_policy=Tru
     existing = _single(existing, "existing", KIND, MODULE_NAME)
     leaves = desired_leaves(state, enabled, basic_policy, log_output, log_path)
     spec = (existing or {}).get("spec") if isinstance((existing or {}).get("spec"), dict) else {}
+    if spec.get("settings") is not None and not isinstance(spec.get("settings"), dict):
+        # The CRD declares spec.settings an object; anything else is not what the API server stores.
+        raise SettingsError(["existing.spec.settings: expected an object (the settings as read from the cluster), "
+                             "got %s" % _show(spec.get("settings"))])
     before = copy.deepcopy(spec.get("settings")) if isinstance(spec.get("settings"), dict) else {}
     version = _version_number(spec.get("version"), "existing.spec.version")
+    if version is not None and settings_schema in SNAPSHOTS and version > SNAPSHOTS[settings_schema]["config_version"]:
+        # Conversions between versions move keys (version 3 moved apiserver.loadBalancer); keys merged into
+        # settings of a version this collection has no schema for may land where Deckhouse no longer reads them.
+        raise SettingsError(["existing.spec.version: %d is newer than settings version %d of the %r schema, so "
+                             "where the audit keys belong in it is unknown; use settings_schema none to merge them "
+                             "without a schema check"
+                             % (version, SNAPSHOTS[settings_schema]["config_version"], settings_schema)])
     plan = {"action": "none", "object": None, "create": existing is None, "changed": False,
             "before": {"version": version, "settings": before}, "after": {"version": version, "settings": before},
             "changes": [], "released": [], "conflicts": [], "errors": [], "warnings": []}

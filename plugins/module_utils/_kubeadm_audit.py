@@ -21,6 +21,7 @@ import posixpath
 import re
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import ListError
+from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings import log_path_problem
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import (
     HAS_YAML,
     dump_manifest,
@@ -150,6 +151,11 @@ def build_config(policy_yaml, manifest_path=DEFAULT_MANIFEST, policy_dir=DEFAULT
             if _inside(value, watched):
                 errors.append("%s: %s is inside %s, where the kubelet runs every file as a pod" % (option, value, watched))
                 break
+        else:
+            # The log directory is a read-write hostPath of kube-apiserver, as Deckhouse's auditLog.path is.
+            problem = log_path_problem(value) if option == "log_dir" else None
+            if problem:
+                errors.append("%s: %s" % (option, problem))
     if log_output not in OUTPUTS:
         errors.append("log_output: expected one of %s, got %r" % (", ".join(OUTPUTS), log_output))
     for option, value in (("log_maxage", log_maxage), ("log_maxsize", log_maxsize), ("log_maxbackup", log_maxbackup)):

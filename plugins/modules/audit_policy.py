@@ -59,10 +59,12 @@ options:
         scalars and the JSON detection. A mapping has already been parsed by Ansible, so duplicate keys are
         no longer visible.
       - Mutually exclusive with O(src) and O(preset).
+      - At most 4 MiB of text (or of JSON, for a mapping), checked before parsing; with O(target=deckhouse) the
+        normalized policy must also fit the 1 MiB a Secret can hold.
     type: raw
   src:
     description:
-      - Path of a policy file on the host the module runs on.
+      - Path of a policy file on the host the module runs on; at most 4 MiB, as for O(policy).
       - Mutually exclusive with O(policy) and O(preset).
     type: path
   preset:
@@ -358,7 +360,8 @@ def main():
         result = check(source, module.params["kubernetes_version"], module.params["target"],
                        module.params["basic_policy"], layout)
     except PolicyError as exc:
-        fail_json(module, to_native(exc))
+        # A problem of the policy as a whole (its size) names the option it came from.
+        fail_json(module, exc if exc.path else PolicyError(origin, exc.message))
     data = result.as_dict()
     out = dict(changed=False, apiserver_accepts=data["apiserver_accepts"], apiserver_error=data["apiserver_error"],
                lenient=data["lenient"], findings=data["findings"])

@@ -57,6 +57,8 @@ options:
       - C(ModuleConfig/control-plane-manager) as M(kubernetes.core.k8s_info) returned it - its C(resources) list, the
         object itself, or an empty list or mapping when it does not exist.
       - C(metadata.managedFields) must be included (k8s_info returns it); field ownership is read from it.
+      - A C(spec.version) newer than the O(settings_schema) schema's version is refused (where the audit keys
+        belong in it is unknown); O(settings_schema=none) merges the keys without a schema check.
     type: raw
     default: []
   existing_secret:
@@ -88,6 +90,9 @@ options:
     description:
       - Value of C(auditLog.path), the directory on the masters for V(File) output. Deckhouse uses
         C(/var/log/kube-audit) when it is not set.
+      - An absolute directory without C(.), C(..) or empty segments, outside the node's system directories
+        (C(/etc), C(/usr), C(/proc), C(/var/lib/kubelet) and the like); it becomes a read-write hostPath of
+        kube-apiserver on every master. Deckhouse's own schema lets those through.
       - Left out of the applied object when empty.
     type: str
   policy_yaml:

@@ -371,6 +371,10 @@ options:
     description:
       - Mode of rendered files. Defaults to C(0644), or C(0600) for files that hold a private key, key
         passphrase or SASL password.
+      - Permission bits only, as a quoted octal string (C('0640')) or a YAML octal number (C(0640)). Refused, before
+        anything is written - setuid, setgid and sticky bits; a mode that lets every user write the files; a mode
+        with permissions for other users when a file holds a secret; an unquoted number such as C(644), which
+        YAML reads as the decimal 644 (mode C(01204)).
     type: raw
   audit_log:
     version_added: 0.2.0
@@ -683,6 +687,7 @@ errors:
 
 import json
 import os
+import re
 import stat
 import traceback
 
@@ -791,18 +796,41 @@ SOURCE_SPEC = dict(
 
 
 def _mode(value):
-    """file_mode as an int: accepts 0o600, '0600' and '600'."""
+    """file_mode as permission bits: an int (YAML reads 0600 as 384), or '0600', '600', '0o600'. Raises
+    ValueError saying what is wrong."""
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise ValueError("expected an octal mode such as '0600', got %r" % (value,))
     if isinstance(value, int):
-        return value
-    return int(str(value), 8)
+        mode = value
+        if mode > 0o777 and re.match(r"^[0-7]{3,4}$", str(mode)):
+            raise ValueError("%d is the decimal number %d (mode 0o%o); quote the mode: '0%d'" % (mode, mode, mode, mode))
+    else:
+        text = str(value).strip()
+        if not re.match(r"^(0o)?[0-7]{1,4}$", text):
+            raise ValueError("%r is not an octal mode such as '0600'" % (value,))
+        mode = int(text[2:] if text.startswith("0o") else text, 8)
+    if not 0 <= mode <= 0o7777:
+        raise ValueError("%r is not a mode: expected permission bits from 0 to 0777" % (value,))
+    if mode & 0o7000:
+        raise ValueError("%r sets setuid, setgid or sticky bits (0o%o); give permission bits only, at most 0777"
+                         % (value, mode))
+    if mode & 0o002:
+        raise ValueError("%r lets every user write the rendered files, which are applied to the cluster" % (value,))
+    return mode
 
 
 def _render(module, objects, params):
     dest_dir = params['dest_dir']
     plan = engine.plan_render(dest_dir, objects, owner=params['owner'], prune=params['prune'])
     forced_mode = _mode(params['file_mode'])
+    exposed = [item['path'] for item in plan if item['action'] != 'delete' and item['secret']]
+    if forced_mode is not None and forced_mode & 0o007 and exposed:
+        fail_json(module, "%sfile_mode: %r lets other users read %s, which hold(s) a private key, key passphrase or "
+                          "password; give a mode without permissions for others (such as '0600' or '0640'), or leave "
+                          "file_mode unset (0644, and 0600 for those files); nothing was written"
+                  % (params['error_path_prefix'], params['file_mode'], ", ".join(exposed)), changed=False)
     changed = not os.path.isdir(dest_dir)
     diffs, files = [], []
     for item in plan:
@@ -931,16 +959,15 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    try:
+        _mode(params['file_mode'])
+    except ValueError as exc:
+        fail_json(module, "%sfile_mode: %s" % (params['error_path_prefix'], exc), changed=False)
     result = dict(changed=False, objects=[], prune=[], foreign=[], label_selector=engine.label_selector(params['owner']))
     if params['state'] == 'present':
         if params['dest_dir']:
             fail_json(module, "dest_dir: render mode writes files; it cannot be combined with state=present")
         _present(module, params, result)
-
-    try:
-        _mode(params['file_mode'])
-    except ValueError:
-        fail_json(module, "file_mode: %r is not an octal mode" % (params['file_mode'],))
 
     scrubber = apply_engine.Scrubber([])
     try:
