@@ -28,6 +28,16 @@ class RoleRun(object):
         assert found, "no task %r in %s" % (name, [task for task, _result in self.tasks()])
         return found[-1]
 
+    def task_end(self, name):
+        """When the last task called ``name`` ended, as Unix time (the callback's duration.end, UTC)."""
+        import calendar
+        import datetime
+        found = [task["task"]["duration"]["end"] for play in self.data["plays"] for task in play["tasks"]
+                 if task["task"]["name"].split(" : ")[-1] == name]
+        assert found, "no task %r" % name
+        end = datetime.datetime.strptime(found[-1].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f")
+        return calendar.timegm(end.timetuple()) + end.microsecond / 1e6
+
     def failure(self):
         # The last failure: earlier ones may have been rescued (a rollback that could not reach the API).
         found = [result.get("msg", "") for _name, result in self.tasks() if result.get("failed")]
