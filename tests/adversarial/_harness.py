@@ -16,6 +16,18 @@ from ansible_collections.auditops.deckhouse.tests import _paths
 
 ROOT = _paths.ROOT
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+MANIFEST = os.path.join(FIXTURES, "manifests", "deckhouse-file.yaml")
+
+
+def static_pod(tmp_path):
+    """``tmp_path/manifests/kube-apiserver.yaml``, a copy of the Deckhouse fixture manifest; returns its path."""
+    import shutil
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    path = manifests / "kube-apiserver.yaml"
+    shutil.copy(MANIFEST, str(path))
+    return path
 
 
 def snapshot(*directories):
@@ -130,8 +142,9 @@ def run_role(tmp_path, role, variables, **kwargs):
 def run_play(tmp_path, play, variables, check=False, verbosity=0, diff=False, extra_vars_as_strings=None, env=None):
     """Run the playbook text ``play`` on localhost with ``variables`` (a vars file, typed as YAML/JSON gives
     them) and ``extra_vars_as_strings`` (each as ``-e name=value``, a string, as a shell or an AWX survey sends it)."""
-    import subprocess
     import sys
+
+    from ansible_collections.auditops.deckhouse.tests.integration._role_run import ansible_playbook
 
     playbook = tmp_path / "adversarial-play.yml"
     playbook.write_text(play)
@@ -141,15 +154,6 @@ def run_play(tmp_path, play, variables, check=False, verbosity=0, diff=False, ex
                    ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_NOCOLOR="1")
     environ.update(env or {})
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(playbook), "-i", "localhost,",
-           "-c", "local", "-e", "@%s" % vars_file]
-    for name, value in (extra_vars_as_strings or {}).items():
-        cmd += ["-e", "%s=%s" % (name, value)]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    if verbosity:
-        cmd.append("-" + "v" * verbosity)
-    return RoleRun(subprocess.run(cmd, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, check=False))
+    extra_vars = ["@%s" % vars_file] + ["%s=%s" % item for item in (extra_vars_as_strings or {}).items()]
+    return RoleRun(ansible_playbook(playbook, "localhost,", extra_vars, environ, check=check, diff=diff,
+                                    verbosity=verbosity, args=("-c", "local")))

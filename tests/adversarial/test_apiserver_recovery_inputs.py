@@ -5,21 +5,15 @@
 """Issue 18 item 5 (and the recovery role's part of item 9): every input of apiserver_recovery is checked before the
 probe, so a malformed one never leads to an edited manifest."""
 
-import os
-import shutil
-
 import pytest
 
-from ansible_collections.auditops.deckhouse.tests.adversarial._harness import FIXTURES, refuse_role, run_role, snapshot
+from ansible_collections.auditops.deckhouse.tests.adversarial._harness import refuse_role, run_role, snapshot, static_pod
 
 
 @pytest.fixture
 def master(tmp_path):
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    path = manifests / "kube-apiserver.yaml"
-    shutil.copy(os.path.join(FIXTURES, "manifests", "deckhouse-file.yaml"), str(path))
-    return {"dir": str(manifests), "tmp": tmp_path,
+    path = static_pod(tmp_path)
+    return {"dir": str(path.parent), "tmp": tmp_path,
             "vars": {"apiserver_recovery_manifest": str(path), "apiserver_recovery_backup_dir": str(tmp_path / "backups"),
                      "apiserver_recovery_runtime": "none", "apiserver_recovery_secret_action": "keep",
                      # Loopback only: the fixture manifest names a private address.

@@ -5,13 +5,10 @@
 """Issue 18 item 6: only --audit-* flags may be stripped or set (a stripped --authorization-mode makes the server
 fall back to AlwaysAllow)."""
 
-import os
-import shutil
-
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import apiserver_manifest, kubeadm_config_audit
-from ansible_collections.auditops.deckhouse.tests.adversarial._harness import FIXTURES, refuse
+from ansible_collections.auditops.deckhouse.tests.adversarial._harness import refuse, static_pod
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module
 
 CLUSTER_CONFIGURATION = {
@@ -24,10 +21,7 @@ CLUSTER_CONFIGURATION = {
 
 @pytest.fixture
 def node(tmp_path):
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    path = manifests / "kube-apiserver.yaml"
-    shutil.copy(os.path.join(FIXTURES, "manifests", "deckhouse-file.yaml"), str(path))
+    path = static_pod(tmp_path)
     return {"dir": str(tmp_path), "args": {"path": str(path), "backup_dir": str(tmp_path / "backups")}}
 
 

@@ -2,9 +2,49 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One ansible-playbook run on localhost, read through the ansible.posix.json callback."""
+"""One ansible-playbook run on localhost: the command (``ansible_playbook``, also used by tests/adversarial), and
+its result read through the ansible.posix.json callback (``RoleRun``)."""
 
 import json
+import os
+import subprocess
+import sys
+
+from ansible_collections.auditops.deckhouse.tests import _paths
+
+
+def role_env(ansible_env):
+    """The environment of a role run: ``ansible_env`` (conftest) read through the ansible.posix.json callback,
+    with the collection from .collections, and without K8S_AUTH_KUBECONFIG (the kubeconfig reaches
+    kubernetes.core through the role's variable, not the environment)."""
+    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(_paths.ROOT, ".collections"))
+    env.pop("K8S_AUTH_KUBECONFIG", None)
+    return env
+
+
+def vars_file(tmp_path, variables):
+    """``@path`` of a new JSON vars file in ``tmp_path`` holding ``variables`` (JSON keeps their types)."""
+    path = tmp_path / ("vars-%d.json" % (len(list(tmp_path.glob("vars-*.json"))) + 1))
+    path.write_text(json.dumps(variables))
+    return "@%s" % path
+
+
+def ansible_playbook(playbook, inventory, extra_vars, env, check=False, diff=False, verbosity=0, args=()):
+    """Run the venv's ansible-playbook from the repository root with ``-e`` for each of ``extra_vars``
+    (``vars_file()`` or ``name=value`` texts) and ``args`` added; returns the finished process."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(playbook), "-i", str(inventory)]
+    cmd += list(args)
+    for value in extra_vars:
+        cmd += ["-e", value]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    return subprocess.run(cmd, env=env, cwd=_paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          check=False)
 
 
 class RoleRun(object):

@@ -8,13 +8,11 @@ that changes nothing, pruning of owned objects only, and refusal to take over an
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _detections as det
-from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun, ansible_playbook, role_env, vars_file
 from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
@@ -28,21 +26,11 @@ PATHS = {"FalcoAuditRules": "/apis/deckhouse.io/v1alpha1/falcoauditrules/",
 
 @pytest.fixture
 def run_role(ansible_env, k8s_cluster, tmp_path):
-    env = dict(ansible_env)
-    env.pop("K8S_AUTH_KUBECONFIG", None)
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".collections")
-    counter = [0]
+    env = role_env(ansible_env)
 
     def run(variables, check=False):
         variables = dict(variables, audit_detections_kubeconfig=k8s_cluster.kubeconfig)
-        counter[0] += 1
-        vars_file = tmp_path / ("vars-%d.json" % counter[0])
-        vars_file.write_text(json.dumps(variables))
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", "localhost,",
-               "-e", "@%s" % vars_file] + (["--check"] if check else [])
-        return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, check=False))
+        return RoleRun(ansible_playbook(PLAYBOOK, "localhost,", [vars_file(tmp_path, variables)], env, check=check))
     return run
 
 
@@ -53,10 +41,8 @@ def run_verify(ansible_env):
 
     def run():
         variables = {"verify_fail_on_problems": False, "verify_kesl": False, "verify_apiserver_health": False}
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "auditops.deckhouse.verify",
-               "-c", "local", "-i", "localhost,", "-e", json.dumps(variables)]
-        return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, check=False))
+        return RoleRun(ansible_playbook("auditops.deckhouse.verify", "localhost,", [json.dumps(variables)], env,
+                                        args=("-c", "local")))
     return run
 
 
@@ -147,9 +133,7 @@ def test_render_mode_lists_each_file_without_verbose_output(ansible_env, tmp_pat
     variables = {"audit_detections_target": "kubeadm", "audit_detections_render_dir": str(out)}
     env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1",
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", "localhost,",
-           "-e", json.dumps(variables)]
-    run = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    run = ansible_playbook(PLAYBOOK, "localhost,", [json.dumps(variables)], env)
     assert run.returncode == 0, run.stdout + run.stderr
     written = sorted(os.listdir(str(out)))
     assert written, run.stdout

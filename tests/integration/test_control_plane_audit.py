@@ -18,8 +18,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from unittest import mock
@@ -29,7 +27,7 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _audit_policy as ap
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_manifest import get_flags, load_manifest
-from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun, ansible_playbook, role_env, vars_file
 from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
@@ -48,30 +46,17 @@ RULES = [{"level": "None", "resources": [{"group": "", "resources": ["events"]}]
 
 @pytest.fixture
 def run_role(ansible_env, k8s_cluster, tmp_path):
-    env = dict(ansible_env)
-    env.pop("K8S_AUTH_KUBECONFIG", None)  # the kubeconfig reaches the role through its variable
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".collections")
-    counter = [0]
+    env = role_env(ansible_env)
 
     def run(variables, check=False, diff=False, kubeconfig=None):
         variables = dict(variables)
         variables.setdefault("control_plane_audit_kubeconfig", kubeconfig or k8s_cluster.kubeconfig)
         variables.setdefault("control_plane_audit_rollout_delay", 0)
         variables.setdefault("control_plane_audit_rollout_timeout", 30)
-        counter[0] += 1
-        vars_file = tmp_path / ("vars-%d.json" % counter[0])
-        vars_file.write_text(json.dumps(variables))
         inventory = tmp_path / "inventory.ini"
         inventory.write_text("localhost ansible_connection=local\n")
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", str(inventory),
-               "-e", "@%s" % vars_file]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        return RoleRun(subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      check=False))
+        return RoleRun(ansible_playbook(PLAYBOOK, inventory, [vars_file(tmp_path, variables)], env, check=check,
+                                        diff=diff))
     run.inventory = str(tmp_path / "inventory.ini")
     return run
 

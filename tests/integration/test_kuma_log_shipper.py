@@ -10,17 +10,14 @@ cannot prune or collide with each other.
 
 import base64
 import copy
-import json
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply
-from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun, ansible_playbook, role_env, vars_file
 from ansible_collections.auditops.deckhouse.tests import _paths
 
 pytestmark = pytest.mark.cluster
@@ -60,12 +57,7 @@ class RawRun(object):
 
 @pytest.fixture
 def run_role(ansible_env, k8s_cluster, tmp_path):
-    env = dict(ansible_env)
-    # The kubeconfig reaches kubernetes.core through the role variable, not the environment.
-    env.pop("K8S_AUTH_KUBECONFIG", None)
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".collections")
-    counter = [0]
+    env = role_env(ansible_env)
 
     def run(variables, check=False, diff=False, kubeconfig=True, verbosity=0, callback=None):
         variables = dict(variables)
@@ -74,23 +66,10 @@ def run_role(ansible_env, k8s_cluster, tmp_path):
         # The session cluster's control-plane-manager ModuleConfig belongs to the control_plane_audit tests;
         # only test_source_follows_the_audit_settings lets the role follow it.
         variables.setdefault("kuma_log_shipper_follow_audit_settings", False)
-        counter[0] += 1
-        vars_file = tmp_path / ("vars-%d.json" % counter[0])
-        vars_file.write_text(json.dumps(variables))
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, "-i", "localhost,",
-               "-e", "@%s" % vars_file]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        if verbosity:
-            cmd.append("-" + "v" * verbosity)
         run_env = dict(env, ANSIBLE_STDOUT_CALLBACK=callback) if callback else env
-        if callback and callback != "ansible.posix.json":
-            return RawRun(subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True, check=False))
-        return Run(subprocess.run(cmd, env=run_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  check=False))
+        proc = ansible_playbook(PLAYBOOK, "localhost,", [vars_file(tmp_path, variables)], run_env, check=check, diff=diff,
+                                verbosity=verbosity)
+        return RawRun(proc) if callback and callback != "ansible.posix.json" else Run(proc)
     return run
 
 

@@ -15,11 +15,11 @@ import re
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 from ansible_collections.auditops.deckhouse.tests import _paths
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import ansible_playbook, vars_file
 
 pytestmark = pytest.mark.cluster
 
@@ -89,21 +89,12 @@ def play(ansible_env, tmp_path):
     """play(playbook, variables, inventory=INVENTORY, check=False, env=None) -> Run.
 
     ``playbook`` is an FQCN (auditops.deckhouse.<name>) or a path relative to the repository."""
-    counter = [0]
 
     def run(playbook, variables=None, inventory=INVENTORY, check=False, env=None):
-        counter[0] += 1
-        vars_file = tmp_path / ("vars-%d.json" % counter[0])
-        vars_file.write_text(json.dumps(variables or {}))
         environ = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                        ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
         environ.update(env or {})
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook, "-i", str(inventory),
-               "-e", "@%s" % vars_file]
-        if check:
-            cmd.append("--check")
-        return Run(subprocess.run(cmd, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, check=False))
+        return Run(ansible_playbook(playbook, inventory, [vars_file(tmp_path, variables or {})], environ, check=check))
     return run
 
 
