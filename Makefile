@@ -135,8 +135,12 @@ test: prepare
 ee-image: prepare
 	@tests/ee/build.sh
 
-# Partial: the image builds; running the demo inside it with ansible-runner does not pass yet (docs/awx.md).
-ee: prepare
+$(VENV)/.ee-installed: tests/ee/requirements.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r tests/ee/requirements.txt
+	touch $@
+
+# The demo play inside the image as AWX runs a job (ansible-runner, podman process isolation), then outside it.
+ee: prepare $(VENV)/.ee-installed
 	tests/ee/check.sh
 
 ## --- demo and the local cluster ---------------------------------------------------------

@@ -77,8 +77,12 @@ definition["additional_build_files"].append({"src": kube, "dest": "."})
 with open(dest, "w") as handle:
     yaml.safe_dump(definition, handle, sort_keys=False)
 PY
+# The collection's tests/ are left out of the key: a change to a test does not change what runs in the image.
 key="$( (cat "$work/execution-environment.yml" "$work/requirements.txt" "$work/bindep.txt"
-         for artifact in "$work"/*.tar.gz; do tar -xzOf "$artifact" FILES.json; done) |
+         for artifact in "$work"/*.tar.gz; do
+           tar -xzOf "$artifact" FILES.json | python -c 'import json, sys
+print(json.dumps([entry for entry in json.load(sys.stdin)["files"] if not entry["name"].startswith("tests/")]))'
+         done) |
   sha256sum | cut -c1-12)"
 image="localhost/auditops-deckhouse-ee:$key"
 if ! podman image exists "$image"; then
