@@ -211,6 +211,35 @@ class _Run(object):
         self.defaults = defaults
 
 
+_GO_PATTERNS = {}
+
+
+def go_pattern(pattern):
+    """``pattern`` compiled to match as Go's regexp (the apiserver's) does: ``$`` outside a character class is the end
+    of the text only; in Python it also matches before a final newline, so "/var/log/x\\n" passed '^...[a-z]$'."""
+    compiled = _GO_PATTERNS.get(pattern)
+    if compiled is None:
+        out, index, in_class = [], 0, False
+        while index < len(pattern):
+            char = pattern[index]
+            if char == "\\":
+                out.append(pattern[index:index + 2])
+                index += 2
+                continue
+            if in_class:
+                in_class = char != "]" or out[-1] in ("[", "[^")
+            elif char == "[":
+                in_class = True
+                if pattern[index + 1:index + 2] == "^":
+                    char, index = "[^", index + 1
+            elif char == "$":
+                char = r"\Z"
+            out.append(char)
+            index += 1
+        compiled = _GO_PATTERNS[pattern] = re.compile("".join(out))
+    return compiled
+
+
 def _validate(run, value, schema, path, errors, structural):
     if not isinstance(schema, dict) or not schema:
         return
@@ -234,7 +263,7 @@ def _validate(run, value, schema, path, errors, structural):
 
     if isinstance(value, str):
         pattern = schema.get("pattern")
-        if pattern is not None and not re.search(pattern, value):
+        if pattern is not None and not go_pattern(pattern).search(value):
             errors.append((path, "Invalid value: %s: must match '%s'" % (show(value), pattern), False))
         if "minLength" in schema and len(value) < schema["minLength"]:
             errors.append((path, "Invalid value: %s: must be at least %d characters long"

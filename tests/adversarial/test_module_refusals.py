@@ -61,9 +61,9 @@ def test_audit_policy_simulate_refuses_a_negative_rotation(node):
                                    "rotation": {"max_size_mb": -1}}, "rotation.max_size_mb", watched=[str(node)])
 
 
-def test_cpm_audit_settings_refuses_a_flag_smuggled_into_the_log_path(node):
-    refuse(cpm_audit_settings, {"log_path": "/var/log/kube-audit\n--authorization-mode=AlwaysAllow"},
-           "auditLog.path", watched=[str(node)])
+@pytest.mark.parametrize("path", ["/var/log/kube-audit\n--authorization-mode=AlwaysAllow", "/var/log/kube-audit\n"])
+def test_cpm_audit_settings_refuses_a_flag_smuggled_into_the_log_path(node, path):
+    refuse(cpm_audit_settings, {"log_path": path}, "auditLog.path", watched=[str(node)])
 
 
 def test_cpm_rollout_wait_refuses_a_negative_timeout(node):

@@ -72,3 +72,19 @@ def test_trim_keeps_validation_keys_only():
             {"rule": "self != ''", "message": "m", "extra": 1}]}}}
     assert oa.trim(schema) == {"type": "object", "properties": {"a": {"type": "string", "enum": ["p"],
                                "x-kubernetes-validations": [{"rule": "self != ''", "message": "m"}]}}}
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("/var/log/kube-audit", True), ("/var/log/kube-audit\n", False), ("/var/log/kube-audit\n--x", False),
+])
+def test_a_pattern_end_anchor_is_the_end_of_the_text_as_in_go(value, ok):
+    """Python's $ also matches before a final newline; Go's (the apiserver's) does not (issue 18 item 9)."""
+    errors = oa.validate(value, {"type": "string", "pattern": "^[a-zA-Z0-9_/.-]+[a-zA-Z0-9_.-]$"})
+    assert (errors == []) is ok, errors
+
+
+@pytest.mark.parametrize("pattern,value,ok", [
+    ("^[$a]+$", "$a", True), ("^[]$]+$", "]$", True), ("^[^$]+$", "a$", False), (r"^a\$$", "a$", True),
+])
+def test_a_dollar_in_a_class_or_escaped_stays_a_character(pattern, value, ok):
+    assert bool(oa.go_pattern(pattern).search(value)) is ok
