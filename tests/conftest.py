@@ -32,14 +32,19 @@ def k8s_cluster():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-# The files that take minutes, longest first (per-file sums of one `pytest -n 2 --dist loadfile tests/integration
-# --durations` run, 2026-12-03, in docs/benchmarks.md "Test-suite time"). `make pytest` passes
-# --no-loadscope-reorder, so pytest-xdist hands out files in this order: the long files start at once and the many
-# short unit files fill the gaps at the end. (By default xdist starts the files with the most tests first, which put
-# these files, a few long tests each, last: one worker ran the last of them while the other had nothing left.)
-SLOW_FILES_FIRST = tuple("tests/integration/%s.py" % name for name in (
-    "test_control_plane_audit", "test_playbooks", "test_recovery_e2e", "test_kuma_log_shipper",
-    "test_audit_policy_apiserver", "test_audit_detections", "test_log_shipper_destinations", "test_packaging"))
+# The files that take minutes, longest first (per-file sums of `pytest -n 2 --dist loadfile --durations` runs over
+# tests/integration and over tests/unit + tests/adversarial, 2026-12-03, in docs/benchmarks.md "Test-suite time").
+# `make pytest` passes --no-loadscope-reorder, so pytest-xdist hands out files in this order: the long files start at
+# once and the many short files fill the gaps at the end. (By default xdist starts the files with the most tests
+# first, which put the integration files, a few long tests each, last: one worker ran the last of them while the
+# other had nothing left.)
+SLOW_FILES_FIRST = tuple("tests/%s.py" % name for name in (
+    "integration/test_control_plane_audit", "integration/test_playbooks", "integration/test_recovery_e2e",
+    "integration/test_kuma_log_shipper", "integration/test_audit_policy_apiserver", "integration/test_audit_detections",
+    "unit/plugins/modules/test_kesl_runs", "integration/test_log_shipper_destinations",
+    "unit/plugins/modules/test_kesl_exclusion", "integration/test_packaging", "unit/plugins/modules/test_kesl_task",
+    "unit/plugins/modules/test_kesl_info", "adversarial/test_secrets", "adversarial/test_apiserver_recovery_inputs",
+    "unit/plugins/modules/test_kesl_double"))
 
 
 def pytest_collection_modifyitems(items):
