@@ -14,12 +14,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from ansible_collections.auditops.deckhouse.tests import _paths
+from ansible_collections.auditops.deckhouse.tests.integration._role_run import ansible_playbook, role_env, vars_file
 
 pytestmark = pytest.mark.cluster
 
@@ -98,8 +98,6 @@ def run_twice(ansible_env, k8s_cluster, tmp_path):
 
     ``options`` are the spec's options; ``typed`` gives a value to each option a string can carry (the spec's
     default is used where it has one)."""
-    counter = [0]
-
     def run(playbook, options, typed, base, inventory="localhost,", check=True, env=None):
         carried = string_options(options)
         values = dict((name, spec["default"]) for name, spec in carried.items() if spec.get("default") is not None)
@@ -111,23 +109,13 @@ def run_twice(ansible_env, k8s_cluster, tmp_path):
             path = tmp_path / "play.yml"
             path.write_text(playbook)
             playbook = str(path)
-        environ = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-                       ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
-        environ.update(env or {})
+        environ = dict(role_env(ansible_env), **(env or {}))
         results = []
         for as_strings in (False, True):
-            counter[0] += 1
-            vars_file = tmp_path / ("vars-%d.json" % counter[0])
-            vars_file.write_text(json.dumps(base if as_strings else dict(base, **values)))
-            cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook, "-i", str(inventory),
-                   "-c", "local", "-e", "@%s" % vars_file]
+            extra_vars = [vars_file(tmp_path, base if as_strings else dict(base, **values))]
             if as_strings:
-                for name, value in sorted(values.items()):
-                    cmd += ["-e", "%s=%s" % (name, as_string(value))]
-            if check:
-                cmd.append("--check")
-            proc = subprocess.run(cmd, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, check=False)
+                extra_vars += ["%s=%s" % (name, as_string(value)) for name, value in sorted(values.items())]
+            proc = ansible_playbook(playbook, inventory, extra_vars, environ, check=check, args=["-c", "local"])
             start = proc.stdout.find("{")
             assert start >= 0, "no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr[-3000:])
             results.append((proc.returncode, outcome(json.loads(proc.stdout[start:])), proc.stderr))
