@@ -95,3 +95,12 @@ def test_log_shipper_manifest_refuses_a_bad_broker_without_showing_the_sasl_pass
                           "sasl": {"mechanism": "plain", "username": "kuma", "password": PASSWORD}}],
         "dest_dir": str(node / "rendered")}, "destinations[0].bootstrap_servers[0]", watched=[str(node)],
         secrets=[PASSWORD], diff=True)
+
+
+@pytest.mark.parametrize("option,value,field", [
+    ("destinations", [{"name": "kuma-tcp\n", "address": "10.0.0.1:514"}], "destinations[0].name"),
+    ("owner", "kuma\n", "owner"),
+])
+def test_log_shipper_manifest_refuses_a_name_with_a_trailing_newline(node, option, value, field):
+    args = {"destinations": [{"address": "10.0.0.1:514"}], "dest_dir": str(node / "rendered")}
+    refuse(log_shipper_manifest, dict(args, **{option: value}), field, watched=[str(node)])
