@@ -8,8 +8,11 @@ import yaml
 
 from ansible_collections.auditops.deckhouse.tests import _paths
 
-SECTIONS = {"release_summary", "breaking_changes", "major_changes", "minor_changes", "removed_features",
-            "deprecated_features", "security_fixes", "bugfixes", "known_issues", "trivial"}
+with open(os.path.join(_paths.ROOT, "changelogs", "config.yaml")) as _config:
+    _CONFIG = yaml.safe_load(_config)
+# The sections changelogs/config.yaml declares, plus the two keys antsibull-changelog always knows.
+SECTIONS = {name for name, _title in _CONFIG["sections"]} | {_CONFIG.get("prelude_section_name", "release_summary"),
+                                                               _CONFIG.get("trivial_section_name", "trivial")}
 FRAGMENTS = sorted(glob.glob(os.path.join(_paths.ROOT, "changelogs", "fragments", "*.yml")))
 
 
