@@ -11,8 +11,8 @@ from ansible_collections.auditops.deckhouse.tests import _paths
 with open(os.path.join(_paths.ROOT, "changelogs", "config.yaml")) as _config:
     _CONFIG = yaml.safe_load(_config)
 # The sections changelogs/config.yaml declares, plus the two keys antsibull-changelog always knows.
-SECTIONS = {name for name, _title in _CONFIG["sections"]} | {_CONFIG.get("prelude_section_name", "release_summary"),
-                                                               _CONFIG.get("trivial_section_name", "trivial")}
+SECTIONS = {name for name, _title in _CONFIG["sections"]}
+SECTIONS |= {_CONFIG.get("prelude_section_name", "release_summary"), _CONFIG.get("trivial_section_name", "trivial")}
 FRAGMENTS = sorted(glob.glob(os.path.join(_paths.ROOT, "changelogs", "fragments", "*.yml")))
 
 
