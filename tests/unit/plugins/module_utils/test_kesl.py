@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _kesl as kesl
 from ansible_collections.auditops.deckhouse.tests import _paths
+from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules import _kesl_harness as harness
 
 ROOT = _paths.ROOT
 DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
@@ -326,6 +327,7 @@ def test_autostart_from_export_and_back():
 def state(tmp_path, monkeypatch):
     path = tmp_path / "kesl.ini"
     monkeypatch.setenv("KESL_DOUBLE_STATE", str(path))
+    harness.interpreter_first_on_path(monkeypatch)
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)

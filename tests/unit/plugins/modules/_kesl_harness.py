@@ -81,10 +81,21 @@ class Double(object):
         return dict((cfg[s]["Path"], cfg[s]["UseScanArea"]) for s in cfg.sections() if s.startswith(prefix))
 
 
+def interpreter_first_on_path(monkeypatch):
+    """Put the directory of the interpreter running the tests first on PATH for the modules' calls.
+
+    The modules run the double by its path, as they run kesl-control; its sh line then execs the first python3
+    on PATH. On a machine with a version manager that is a shim (pyenv's: bash scripts, then an interpreter
+    whose site-packages run .pth files), about 0.1 s of every module call; the tests' own interpreter starts
+    in about 0.01 s and runs the same file the same way."""
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
 @pytest.fixture
 def double(tmp_path, monkeypatch):
     """A 12.x double with the four Deckhouse tasks started, counters at zero, Russian locale around."""
     monkeypatch.setenv("KESL_DOUBLE_STATE", str(tmp_path / "kesl.ini"))
+    interpreter_first_on_path(monkeypatch)
     # The modules must force the locale themselves: give them a Russian one.
     monkeypatch.setenv("LANG", "ru_RU.UTF-8")
     monkeypatch.delenv("LC_ALL", raising=False)
