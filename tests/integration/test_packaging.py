@@ -45,8 +45,11 @@ def test_ansible_doc_renders(kind, name):
 def test_runtime_requirements_are_enough_to_import_every_module(tmp_path):
     """A clean venv with ansible-core and requirements.txt only (what the execution environment gets)."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # No pip (nor the setuptools that comes with it) in the venv: the test's own pip installs into it, and without
+    # byte-compiling (the imports below compile what they use). About 6x less CPU than ensurepip + pip install there.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+           "--disable-pip-version-check", "--no-compile"]
     subprocess.run(pip + ["ansible-core", "-r", os.path.join(ROOT, "requirements.txt")], check=True)
     collections = os.path.join(ROOT, ".collections")
     names = [name for kind, name in _plugins() if kind == "module"]
