@@ -53,6 +53,14 @@ class Double(object):
         assert self("--double-reset-counts").returncode == 0
 
     def counts(self):
+        """The call counters, read from the state file ([Double] ReadCalls, WriteCalls, OtherCalls): the module
+        tests count the module's calls, not this one. test_kesl_double.py asks the double (``cli_counts``)."""
+        counters = self.config()["Double"]
+        return {"read": int(counters["ReadCalls"]), "write": int(counters["WriteCalls"]),
+                "other": int(counters["OtherCalls"])}
+
+    def cli_counts(self):
+        """The counters as the double's own ``--double-counts --json`` prints them."""
         return json.loads(self("--double-counts", "--json").stdout)
 
     def log(self):
@@ -92,8 +100,10 @@ def interpreter_first_on_path(monkeypatch):
 
 
 @pytest.fixture
-def double(tmp_path, monkeypatch):
+def double(tmp_path, monkeypatch, tmp_path_factory):
     """A 12.x double with the four Deckhouse tasks started, counters at zero, Russian locale around."""
+    if not _PREPARED:
+        _PREPARED[None] = str(tmp_path_factory.mktemp("kesl-prepared"))
     monkeypatch.setenv("KESL_DOUBLE_STATE", str(tmp_path / "kesl.ini"))
     interpreter_first_on_path(monkeypatch)
     # The modules must force the locale themselves: give them a Russian one.
@@ -107,8 +117,30 @@ def double(tmp_path, monkeypatch):
     return kesl
 
 
+# The prepared state of each version, made once per session: the directory it is made in (key None), then
+# version -> the state file's bytes.
+_PREPARED = {}
+
+
 def prepare(kesl, version):
-    """A fresh double of ``version`` with those of the four Deckhouse tasks it has started."""
+    """A fresh double of ``version`` with those of the four Deckhouse tasks it has started, counters at zero.
+
+    Made once per version and session with the double's own commands, in a directory of its own; each test gets
+    a copy of that state and an empty call log, as the same commands would leave them (test_kesl_double.py
+    compares the two)."""
+    if version not in _PREPARED:
+        made = Double(os.path.join(_PREPARED[None], version, "kesl.ini"))
+        os.mkdir(os.path.dirname(made.state))
+        make_prepared(made, version)
+        with open(made.state, "rb") as handle:
+            _PREPARED[version] = handle.read()
+    with open(kesl.state, "wb") as handle:
+        handle.write(_PREPARED[version])
+    open(kesl.state + ".log", "w").close()
+
+
+def make_prepared(kesl, version):
+    """The commands that make the prepared state of ``version``."""
     kesl.init(version)
     listed = kesl("--get-task-list", LANG="C").stdout
     for name in STOP_TASKS:

@@ -11,6 +11,8 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules import _kesl_harness as harness
 
+double = harness.double
+
 
 @pytest.fixture
 def kesl(tmp_path, monkeypatch):
@@ -20,6 +22,20 @@ def kesl(tmp_path, monkeypatch):
     double = harness.Double(tmp_path / "kesl.ini")
     double.init("12")
     return double
+
+
+def test_the_module_tests_prepared_state_is_what_the_commands_make(double, tmp_path):
+    """The module tests copy a state made once per version (harness.prepare); the same commands, run here in
+    a fresh directory, give the same file and an empty call log."""
+    for version in harness.VERSIONS:
+        harness.prepare(double, version)
+        fresh = harness.Double(tmp_path / version / "kesl.ini")
+        os.mkdir(os.path.dirname(fresh.state))
+        harness.make_prepared(fresh, version)
+        with open(double.state) as copied, open(fresh.state) as made:
+            assert copied.read() == made.read()
+        assert double.log() == [] and fresh.log() == []
+        assert double.cli_counts() == {"read": 0, "write": 0, "other": 0}
 
 
 def test_is_executable():
@@ -34,7 +50,7 @@ def test_first_call_creates_the_state_from_the_version_variable(tmp_path, monkey
     assert "Policy:" in out.stdout and "Application databases loaded" in out.stdout
     mismatch = double("--app-info", KESL_DOUBLE_VERSION="11.1")
     assert mismatch.returncode == 128 and "--double-init" in mismatch.stderr
-    assert double.counts() == {"read": 1, "write": 0, "other": 0}
+    assert double.cli_counts() == {"read": 1, "write": 0, "other": 0}
 
 
 @pytest.mark.parametrize("version", harness.VERSIONS)
@@ -111,7 +127,8 @@ def test_not_running_and_policy_lock(kesl):
     kesl.set(PolicyLock="Yes")
     assert kesl("--set-settings", "2", "--del-exclusion", "/x").returncode == 68
     assert kesl("--import-settings", "--file", "/nonexistent").returncode == 1
-    assert kesl.counts() == {"read": 2, "write": 6, "other": 0}
+    assert kesl.cli_counts() == {"read": 2, "write": 6, "other": 0}
+    assert kesl.counts() == kesl.cli_counts()  # the harness reads the same counters from the state file
     assert [(k, rc) for k, rc, _a in kesl.log()] == [("read", 64), ("write", 64), ("read", 0), ("write", 68),
                                                      ("write", 0), ("write", 68), ("write", 68), ("write", 1)]
 
@@ -187,8 +204,8 @@ def test_counters_and_double_commands_are_not_counted(kesl):
     kesl("--bogus")
     kesl("--scan-file", "/tmp")
     kesl("--double-counts")
-    assert kesl.counts() == {"read": 2, "write": 1, "other": 2}
+    assert kesl.cli_counts() == {"read": 2, "write": 1, "other": 2}
     assert [a for _k, _rc, a in kesl.log()] == ["--app-info", "--get-task-list", "--stop-task 1", "--bogus",
                                                 "--scan-file /tmp"]
     kesl.reset()
-    assert kesl.counts() == {"read": 0, "write": 0, "other": 0} and kesl.log() == []
+    assert kesl.cli_counts() == {"read": 0, "write": 0, "other": 0} and kesl.log() == []
