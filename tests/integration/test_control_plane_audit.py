@@ -79,15 +79,25 @@ def delete(api, path):
     assert status in (200, 404), body
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_audit_objects_after_this_file(k8s_cluster):
+    """The other files on this cluster find no ModuleConfig control-plane-manager and no audit-policy Secret of ours."""
+    yield
+    for path in (MC_PATH, SECRET_PATH):
+        delete(k8s_cluster.api, path)
+
+
 @pytest.fixture
 def clean(k8s_cluster):
-    """No ModuleConfig control-plane-manager and no audit-policy Secret before and after each test."""
+    """No ModuleConfig control-plane-manager and no audit-policy Secret before each test; after it, the same unless
+    the test left exactly what ``minimal`` starts from (then the next test takes it over)."""
     api = k8s_cluster.api
     for path in (MC_PATH, SECRET_PATH):
         delete(api, path)
     yield api
-    for path in (MC_PATH, SECRET_PATH):
-        delete(api, path)
+    if not is_minimal(api):
+        for path in (MC_PATH, SECRET_PATH):
+            delete(api, path)
 
 
 def secret_text(api):
@@ -98,6 +108,40 @@ def secret_text(api):
 def managers(obj):
     """{manager: fieldsV1} of an object's managedFields."""
     return dict((e["manager"], e.get("fieldsV1", {})) for e in obj["metadata"].get("managedFields", []))
+
+
+# What the role leaves on a cluster without either object for control_plane_audit_preset: minimal.
+MINIMAL_MODULE_CONFIG_SPEC = {"version": 3, "settings": {"apiserver": {
+    "auditPolicyEnabled": True, "basicAuditPolicyEnabled": True, "auditLog": {"output": "File"}}}}
+
+
+def is_minimal(api):
+    """Whether the cluster holds exactly what one role run with the minimal preset leaves on a cluster without the
+    ModuleConfig and the Secret: the same spec, policy and labels, and no field manager but ours."""
+    mc, secret = get(api, MC_PATH), get(api, SECRET_PATH)
+    return (mc is not None and secret is not None and mc["spec"] == MINIMAL_MODULE_CONFIG_SPEC
+            and set(managers(mc)) == {US} and set(managers(secret)) == {US}
+            and secret["metadata"].get("labels") == {"app.kubernetes.io/managed-by": "auditops.deckhouse"}
+            and set(secret["data"]) == {"audit-policy.yaml"} and secret_text(api) == MINIMAL)
+
+
+@pytest.fixture
+def minimal(run_role, k8s_cluster):
+    """The cluster as the role leaves it with the minimal preset (``is_minimal``). The tests that end there (a change
+    rolled back, or the minimal preset applied last) run one after the other, so the role run that sets it up happens
+    once for all of them: each later one takes over the state, which is checked field for field, instead of a role
+    run of its own (about ten module processes each). A test run alone, or after a test that left anything else,
+    gets the role run."""
+    api = k8s_cluster.api
+    if not is_minimal(api):
+        for path in (MC_PATH, SECRET_PATH):
+            delete(api, path)
+        assert run_role({"control_plane_audit_preset": "minimal"}).rc == 0
+        assert is_minimal(api)
+    yield api
+    if not is_minimal(api):
+        for path in (MC_PATH, SECRET_PATH):
+            delete(api, path)
 
 
 def module_config(settings, version=2):
@@ -138,28 +182,6 @@ def test_settings_merge_without_clobbering_foreign_keys_and_second_run_is_a_no_o
     assert second.result("Apply Secret kube-system/audit-policy (server-side apply)").get("skipped")
     assert (get(clean, MC_PATH)["metadata"]["resourceVersion"],
             get(clean, SECRET_PATH)["metadata"]["resourceVersion"]) == versions
-
-
-def test_module_config_is_created_with_the_schema_version_and_the_secret_round_trips(run_role, clean):
-    run = run_role({"control_plane_audit_policy": RULES})
-    assert run.rc == 0, run
-    mc = get(clean, MC_PATH)
-    assert mc["spec"] == {"version": 3, "settings": {"apiserver": {
-        "auditPolicyEnabled": True, "basicAuditPolicyEnabled": True, "auditLog": {"output": "File"}}}}
-    text = secret_text(clean)
-    # What kube-apiserver decodes from the Secret is the policy that was given (group "" is Go's empty value).
-    given = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": RULES}
-    assert ap.load_policy(text).policy == ap.load_policy(given).policy
-    assert yaml.safe_load(text)["rules"][0] == {"level": "None", "resources": [{"resources": ["events"]}]}
-    plan = run.result("Plan the audit settings")
-    assert plan["secret"]["after_policy"] == text
-    # A new policy rewrites the Secret and leaves the ModuleConfig alone.
-    mc_version = mc["metadata"]["resourceVersion"]
-    changed = run_role({"control_plane_audit_preset": "minimal"})
-    assert changed.rc == 0 and changed.stats["changed"] >= 1, changed
-    assert secret_text(clean) == MINIMAL
-    assert get(clean, MC_PATH)["metadata"]["resourceVersion"] == mc_version
-    assert changed.result("Apply ModuleConfig control-plane-manager (server-side apply, owned keys only)").get("skipped")
 
 
 # The fields the role reads of DeckhouseRelease (spec.version, status.phase and its values, status as a
@@ -292,17 +314,6 @@ def unused_port():
     return port
 
 
-def test_not_ready_restores_the_previous_secret(run_role, clean):
-    assert run_role({"control_plane_audit_preset": "minimal"}).rc == 0
-    run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 2,
-                    "control_plane_audit_probe_host": "https://127.0.0.1:%d" % unused_port()})
-    assert run.rc != 0, run
-    message = run.failure()
-    assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
-    assert "ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % run_role.inventory in message
-    assert secret_text(clean) == MINIMAL
-
-
 def test_not_ready_first_secret_is_deleted_again(run_role, clean):
     run = run_role({"control_plane_audit_preset": "minimal", "control_plane_audit_rollout_timeout": 1,
                     "control_plane_audit_probe_host": "https://127.0.0.1:%d" % unused_port()})
@@ -348,6 +359,219 @@ def test_readyz_module_with_client_certificates(run_module, k8s_cluster):
     authed = run_module("auditops.deckhouse.apiserver_readyz", args)
     anonymous = run_module("auditops.deckhouse.apiserver_readyz", dict(args, anonymous=True))
     assert (authed["status"], anonymous["status"]) == (200, 403)
+
+
+# --- Ending in and starting from the minimal preset's objects, one after the other (fixture ``minimal``) -------
+
+
+def test_module_config_is_created_with_the_schema_version_and_the_secret_round_trips(run_role, clean):
+    run = run_role({"control_plane_audit_policy": RULES})
+    assert run.rc == 0, run
+    mc = get(clean, MC_PATH)
+    assert mc["spec"] == {"version": 3, "settings": {"apiserver": {
+        "auditPolicyEnabled": True, "basicAuditPolicyEnabled": True, "auditLog": {"output": "File"}}}}
+    text = secret_text(clean)
+    # What kube-apiserver decodes from the Secret is the policy that was given (group "" is Go's empty value).
+    given = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": RULES}
+    assert ap.load_policy(text).policy == ap.load_policy(given).policy
+    assert yaml.safe_load(text)["rules"][0] == {"level": "None", "resources": [{"resources": ["events"]}]}
+    plan = run.result("Plan the audit settings")
+    assert plan["secret"]["after_policy"] == text
+    # A new policy rewrites the Secret and leaves the ModuleConfig alone.
+    mc_version = mc["metadata"]["resourceVersion"]
+    changed = run_role({"control_plane_audit_preset": "minimal"})
+    assert changed.rc == 0 and changed.stats["changed"] >= 1, changed
+    assert secret_text(clean) == MINIMAL
+    assert get(clean, MC_PATH)["metadata"]["resourceVersion"] == mc_version
+    assert changed.result("Apply ModuleConfig control-plane-manager (server-side apply, owned keys only)").get("skipped")
+
+
+def test_not_ready_restores_the_previous_secret(run_role, minimal):
+    run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 2,
+                    "control_plane_audit_probe_host": "https://127.0.0.1:%d" % unused_port()})
+    assert run.rc != 0, run
+    message = run.failure()
+    assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
+    assert "ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % run_role.inventory in message
+    assert secret_text(minimal) == MINIMAL
+
+
+# --- Deckhouse rollout, master by master -------------------------------------------------------------------
+
+PODS_PATH = "/api/v1/namespaces/kube-system/pods"
+CHECKSUM = "control-plane-manager.deckhouse.io/checksum"
+
+
+class ControlPlaneManager(object):
+    """Plays Deckhouse's control-plane-manager for kube-apiserver on a few masters, in a background thread, as
+    its source describes it (deckhouse/deckhouse modules/040-control-plane-manager):
+
+    - images/control-plane-manager/controller/converge.go: the manifest is regenerated when its checksum (a
+      SHA-256 over the kubeadm-rendered manifest and the files it names, the audit policy among them) changes;
+      the checksum goes into the pod annotation control-plane-manager.deckhouse.io/checksum, and the kubelet's
+      mirror pod kube-apiserver-<node> is replaced by one carrying it, Ready only once kube-apiserver runs.
+      The double hashes what it can see (the Secret's policy and the ModuleConfig's apiserver settings, plus the
+      node name, standing in for the master-local files) - it changes exactly when those inputs change.
+    - ``never_ready`` masters never get Ready with anything but the settings the double started with (a policy
+      kube-apiserver cannot load).
+    - hooks/update_approval.go: one master at a time; the next one is approved only when the control-plane-manager
+      pod of the current one is Ready, i.e. when that master converged - a master whose kube-apiserver never gets
+      Ready stops the rollout there.
+    - The DaemonSet restarts when its config Secret changes, so a later change (the rollback) is rendered again
+      from the first master on; a master that failed converges again with it.
+    The mirror pods are plain Pods with spec.nodeName (no kubelet runs here); Ready is set through pods/status."""
+
+    def __init__(self, api, nodes, step=1.0, never_ready=()):
+        self.api, self.nodes, self.step, self.never_ready = api, list(nodes), step, set(never_ready)
+        self.rendered = []      # (node, checksum) in the order they were rendered
+        self.ready_at = {}      # node -> Unix time just before its pod was last made Ready
+        self.stop = threading.Event()
+        self.inputs = self.good = self._inputs()
+        for node in self.nodes:
+            self._replace(node, self._checksum(node, self.inputs), ready=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _inputs(self):
+        secret = get(self.api, SECRET_PATH)
+        mc = get(self.api, MC_PATH)
+        return json.dumps({"policy": (secret or {}).get("data"),
+                           "apiserver": ((mc or {}).get("spec") or {}).get("settings", {}).get("apiserver")},
+                          sort_keys=True)
+
+    @staticmethod
+    def _checksum(node, inputs):
+        import hashlib
+        return hashlib.sha256((inputs + node).encode()).hexdigest()
+
+    def _replace(self, node, checksum, ready):
+        name = "kube-apiserver-" + node
+        delete(self.api, "%s/%s?gracePeriodSeconds=0" % (PODS_PATH, name))
+        for _attempt in range(50):
+            status, body = self.api.request("POST", PODS_PATH, {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "kube-system", "annotations": {CHECKSUM: checksum},
+                             "labels": {"component": "kube-apiserver", "tier": "control-plane"}},
+                "spec": {"nodeName": node, "containers": [{"name": "kube-apiserver", "image": "kube-apiserver"}]}})
+            if status == 201:
+                break
+            assert status == 409, body  # the old pod is still being removed
+            time.sleep(0.1)
+        if ready:
+            self._set_ready(name)
+
+    def _set_ready(self, name):
+        self.ready_at[name[len("kube-apiserver-"):]] = time.time()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status, body = self.api.request("PATCH", "%s/%s/status" % (PODS_PATH, name), {"status": {
+            "phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}},
+            content_type="application/merge-patch+json")
+        assert status == 200, body
+
+    def _run(self):
+        while not self.stop.is_set():
+            inputs = self._inputs()
+            if inputs != self.inputs:
+                self.inputs = inputs
+                self._roll(inputs)
+            time.sleep(0.2)
+
+    def _roll(self, inputs):
+        for node in self.nodes:
+            if self.stop.is_set() or inputs != self._inputs():
+                return  # a newer change: the DaemonSet restarts and renders from the first master again
+            checksum = self._checksum(node, inputs)
+            self._replace(node, checksum, ready=False)
+            self.rendered.append((node, checksum))
+            self.stop.wait(self.step)
+            if node in self.never_ready and inputs != self.good:
+                while not self.stop.is_set() and inputs == self._inputs():
+                    time.sleep(0.2)  # converge fails here; the next master is never approved
+                if not self.stop.is_set():
+                    self._roll(self._inputs())
+                return
+            self._set_ready("kube-apiserver-" + node)
+
+    def checksums(self):
+        status, body = self.api.request("GET", PODS_PATH + "?labelSelector=component%3Dkube-apiserver")
+        assert status == 200, body
+        return dict((pod["spec"]["nodeName"], pod["metadata"]["annotations"].get(CHECKSUM)) for pod in body["items"])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        for node in self.nodes:
+            delete(self.api, "%s/kube-apiserver-%s?gracePeriodSeconds=0" % (PODS_PATH, node))
+
+
+def test_a_master_that_never_comes_back_rolls_the_secret_back_and_is_named(run_role, minimal):
+    masters = ["master-0", "master-1", "master-2"]
+    with ControlPlaneManager(minimal, masters, step=1.0, never_ready=["master-1"]) as cpm_double:
+        old = cpm_double.checksums()
+        started = time.monotonic()
+        run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 6,
+                        "control_plane_audit_rollout_total_timeout": 60})
+        took = time.monotonic() - started
+        assert run.rc != 0, run
+        rollout = run.result("Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one")
+        assert not rollout["ready"] and rollout["order"] == ["master-0"], rollout
+        assert rollout["failure"]["master"] == "master-1" and rollout["failure"]["reason"] == "master_timeout"
+        message = " ".join(run.failure().split())
+        assert "The audit change did not roll out: master master-1: its kube-apiserver pod kube-apiserver-master-1 " \
+               "has the new checksum" in message, message
+        assert "but has not been Ready for" in message and "masters done: master-0; not done: master-1, master-2" in message
+        assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
+        assert secret_text(minimal) == MINIMAL
+        # Deckhouse renders the previous policy again: every master comes back with the checksum it had.
+        deadline = time.monotonic() + 30
+        while cpm_double.checksums() != old and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert cpm_double.checksums() == old
+        assert rollout["elapsed"] >= 6
+        print("never-ready master: failed after %.1f s waited, %.1f s role run" % (rollout["elapsed"], took))
+
+
+def test_rollout_waits_for_every_master_one_by_one(run_role, minimal):
+    masters = ["master-0", "master-1", "master-2"]
+    with ControlPlaneManager(minimal, masters, step=1.5) as cpm_double:
+        old = cpm_double.checksums()
+        started = time.monotonic()
+        run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 20,
+                        "control_plane_audit_rollout_total_timeout": 60})
+        took = time.monotonic() - started
+        assert run.rc == 0, run
+        rollout = run.result("Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one")
+        assert rollout["ready"] and rollout["order"] == masters, rollout
+        now = cpm_double.checksums()
+        assert sorted(now) == masters and all(now[node] != old[node] for node in masters)
+        assert rollout["checksums"] == now
+        # The wait returned only after the last master was Ready with the new checksum. (Its own elapsed time
+        # proves nothing on a loaded machine: the role may reach the wait when the double is nearly done.)
+        waited = "Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one"
+        assert run.task_end(waited) >= cpm_double.ready_at["master-2"] > cpm_double.ready_at["master-0"], \
+            (run.task_end(waited), cpm_double.ready_at)
+        assert took >= 4.5, took  # three steps of 1.5 s at least
+        events = run.result("Show the rollout, master by master")["msg"]
+        assert any("master-2: kube-apiserver Ready with the new checksum" in line and "(3 of 3 masters)" in line
+                   for line in events), events
+        print("rollout of 3 masters: %.1f s waited, %.1f s role run, %d listings"
+              % (rollout["elapsed"], took, rollout["observations"]))
+
+
+def test_rollout_module_reads_checksums_and_refuses_bad_input(run_module, k8s_cluster):
+    with ControlPlaneManager(k8s_cluster.api, ["master-a"]) as cpm_double:
+        read = run_module("auditops.deckhouse.cpm_rollout_wait", {"kubeconfig": k8s_cluster.kubeconfig})
+        assert read["_status"] == "SUCCESS" and read["checksums"] == cpm_double.checksums(), read
+        same = run_module("auditops.deckhouse.cpm_rollout_wait", {
+            "kubeconfig": k8s_cluster.kubeconfig, "before": read["checksums"], "master_timeout": 2, "interval": 1})
+    assert same["_status"] == "FAILED!" and not same["ready"]
+    assert same["msg"].startswith("the rollout did not finish: master master-a: its kube-apiserver pod still carries "
+                                  "the checksum from before the change"), same["msg"]
+    empty = run_module("auditops.deckhouse.cpm_rollout_wait", {"kubeconfig": k8s_cluster.kubeconfig, "before": {}})
+    assert empty["_status"] == "FAILED!" and empty["msg"].startswith("before: expected {node: checksum or null}")
 
 
 # --- kubeadm mode ----------------------------------------------------------------------------------------
@@ -553,183 +777,3 @@ def test_kubeadm_mode_check_mode_and_absent(run_role, kubeadm_node, k8s_cluster)
     assert node.audit_args() == [] and os.listdir(node.policy_dir) == []
     cluster_config = yaml.safe_load(get(k8s_cluster.api, KUBEADM_CONFIG_PATH)["data"]["ClusterConfiguration"])
     assert cluster_config["apiServer"] == {"extraArgs": [{"name": "authorization-mode", "value": "Node,RBAC"}]}
-
-
-# --- Deckhouse rollout, master by master -------------------------------------------------------------------
-
-PODS_PATH = "/api/v1/namespaces/kube-system/pods"
-CHECKSUM = "control-plane-manager.deckhouse.io/checksum"
-
-
-class ControlPlaneManager(object):
-    """Plays Deckhouse's control-plane-manager for kube-apiserver on a few masters, in a background thread, as
-    its source describes it (deckhouse/deckhouse modules/040-control-plane-manager):
-
-    - images/control-plane-manager/controller/converge.go: the manifest is regenerated when its checksum (a
-      SHA-256 over the kubeadm-rendered manifest and the files it names, the audit policy among them) changes;
-      the checksum goes into the pod annotation control-plane-manager.deckhouse.io/checksum, and the kubelet's
-      mirror pod kube-apiserver-<node> is replaced by one carrying it, Ready only once kube-apiserver runs.
-      The double hashes what it can see (the Secret's policy and the ModuleConfig's apiserver settings, plus the
-      node name, standing in for the master-local files) - it changes exactly when those inputs change.
-    - ``never_ready`` masters never get Ready with anything but the settings the double started with (a policy
-      kube-apiserver cannot load).
-    - hooks/update_approval.go: one master at a time; the next one is approved only when the control-plane-manager
-      pod of the current one is Ready, i.e. when that master converged - a master whose kube-apiserver never gets
-      Ready stops the rollout there.
-    - The DaemonSet restarts when its config Secret changes, so a later change (the rollback) is rendered again
-      from the first master on; a master that failed converges again with it.
-    The mirror pods are plain Pods with spec.nodeName (no kubelet runs here); Ready is set through pods/status."""
-
-    def __init__(self, api, nodes, step=1.0, never_ready=()):
-        self.api, self.nodes, self.step, self.never_ready = api, list(nodes), step, set(never_ready)
-        self.rendered = []      # (node, checksum) in the order they were rendered
-        self.ready_at = {}      # node -> Unix time just before its pod was last made Ready
-        self.stop = threading.Event()
-        self.inputs = self.good = self._inputs()
-        for node in self.nodes:
-            self._replace(node, self._checksum(node, self.inputs), ready=True)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _inputs(self):
-        secret = get(self.api, SECRET_PATH)
-        mc = get(self.api, MC_PATH)
-        return json.dumps({"policy": (secret or {}).get("data"),
-                           "apiserver": ((mc or {}).get("spec") or {}).get("settings", {}).get("apiserver")},
-                          sort_keys=True)
-
-    @staticmethod
-    def _checksum(node, inputs):
-        import hashlib
-        return hashlib.sha256((inputs + node).encode()).hexdigest()
-
-    def _replace(self, node, checksum, ready):
-        name = "kube-apiserver-" + node
-        delete(self.api, "%s/%s?gracePeriodSeconds=0" % (PODS_PATH, name))
-        for _attempt in range(50):
-            status, body = self.api.request("POST", PODS_PATH, {
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "namespace": "kube-system", "annotations": {CHECKSUM: checksum},
-                             "labels": {"component": "kube-apiserver", "tier": "control-plane"}},
-                "spec": {"nodeName": node, "containers": [{"name": "kube-apiserver", "image": "kube-apiserver"}]}})
-            if status == 201:
-                break
-            assert status == 409, body  # the old pod is still being removed
-            time.sleep(0.1)
-        if ready:
-            self._set_ready(name)
-
-    def _set_ready(self, name):
-        self.ready_at[name[len("kube-apiserver-"):]] = time.time()
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        status, body = self.api.request("PATCH", "%s/%s/status" % (PODS_PATH, name), {"status": {
-            "phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}},
-            content_type="application/merge-patch+json")
-        assert status == 200, body
-
-    def _run(self):
-        while not self.stop.is_set():
-            inputs = self._inputs()
-            if inputs != self.inputs:
-                self.inputs = inputs
-                self._roll(inputs)
-            time.sleep(0.2)
-
-    def _roll(self, inputs):
-        for node in self.nodes:
-            if self.stop.is_set() or inputs != self._inputs():
-                return  # a newer change: the DaemonSet restarts and renders from the first master again
-            checksum = self._checksum(node, inputs)
-            self._replace(node, checksum, ready=False)
-            self.rendered.append((node, checksum))
-            self.stop.wait(self.step)
-            if node in self.never_ready and inputs != self.good:
-                while not self.stop.is_set() and inputs == self._inputs():
-                    time.sleep(0.2)  # converge fails here; the next master is never approved
-                if not self.stop.is_set():
-                    self._roll(self._inputs())
-                return
-            self._set_ready("kube-apiserver-" + node)
-
-    def checksums(self):
-        status, body = self.api.request("GET", PODS_PATH + "?labelSelector=component%3Dkube-apiserver")
-        assert status == 200, body
-        return dict((pod["spec"]["nodeName"], pod["metadata"]["annotations"].get(CHECKSUM)) for pod in body["items"])
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(10)
-        for node in self.nodes:
-            delete(self.api, "%s/kube-apiserver-%s?gracePeriodSeconds=0" % (PODS_PATH, node))
-
-
-def test_rollout_waits_for_every_master_one_by_one(run_role, clean):
-    assert run_role({"control_plane_audit_preset": "minimal"}).rc == 0
-    masters = ["master-0", "master-1", "master-2"]
-    with ControlPlaneManager(clean, masters, step=1.5) as cpm_double:
-        old = cpm_double.checksums()
-        started = time.monotonic()
-        run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 20,
-                        "control_plane_audit_rollout_total_timeout": 60})
-        took = time.monotonic() - started
-        assert run.rc == 0, run
-        rollout = run.result("Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one")
-        assert rollout["ready"] and rollout["order"] == masters, rollout
-        now = cpm_double.checksums()
-        assert sorted(now) == masters and all(now[node] != old[node] for node in masters)
-        assert rollout["checksums"] == now
-        # The wait returned only after the last master was Ready with the new checksum. (Its own elapsed time
-        # proves nothing on a loaded machine: the role may reach the wait when the double is nearly done.)
-        waited = "Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one"
-        assert run.task_end(waited) >= cpm_double.ready_at["master-2"] > cpm_double.ready_at["master-0"], \
-            (run.task_end(waited), cpm_double.ready_at)
-        assert took >= 4.5, took  # three steps of 1.5 s at least
-        events = run.result("Show the rollout, master by master")["msg"]
-        assert any("master-2: kube-apiserver Ready with the new checksum" in line and "(3 of 3 masters)" in line
-                   for line in events), events
-        print("rollout of 3 masters: %.1f s waited, %.1f s role run, %d listings"
-              % (rollout["elapsed"], took, rollout["observations"]))
-
-
-def test_a_master_that_never_comes_back_rolls_the_secret_back_and_is_named(run_role, clean):
-    assert run_role({"control_plane_audit_preset": "minimal"}).rc == 0
-    masters = ["master-0", "master-1", "master-2"]
-    with ControlPlaneManager(clean, masters, step=1.0, never_ready=["master-1"]) as cpm_double:
-        old = cpm_double.checksums()
-        started = time.monotonic()
-        run = run_role({"control_plane_audit_policy": RULES, "control_plane_audit_rollout_timeout": 6,
-                        "control_plane_audit_rollout_total_timeout": 60})
-        took = time.monotonic() - started
-        assert run.rc != 0, run
-        rollout = run.result("Wait until every master's kube-apiserver carries the new checksum and is Ready, one by one")
-        assert not rollout["ready"] and rollout["order"] == ["master-0"], rollout
-        assert rollout["failure"]["master"] == "master-1" and rollout["failure"]["reason"] == "master_timeout"
-        message = " ".join(run.failure().split())
-        assert "The audit change did not roll out: master master-1: its kube-apiserver pod kube-apiserver-master-1 " \
-               "has the new checksum" in message, message
-        assert "but has not been Ready for" in message and "masters done: master-0; not done: master-1, master-2" in message
-        assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
-        assert secret_text(clean) == MINIMAL
-        # Deckhouse renders the previous policy again: every master comes back with the checksum it had.
-        deadline = time.monotonic() + 30
-        while cpm_double.checksums() != old and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert cpm_double.checksums() == old
-        assert rollout["elapsed"] >= 6
-        print("never-ready master: failed after %.1f s waited, %.1f s role run" % (rollout["elapsed"], took))
-
-
-def test_rollout_module_reads_checksums_and_refuses_bad_input(run_module, k8s_cluster):
-    with ControlPlaneManager(k8s_cluster.api, ["master-a"]) as cpm_double:
-        read = run_module("auditops.deckhouse.cpm_rollout_wait", {"kubeconfig": k8s_cluster.kubeconfig})
-        assert read["_status"] == "SUCCESS" and read["checksums"] == cpm_double.checksums(), read
-        same = run_module("auditops.deckhouse.cpm_rollout_wait", {
-            "kubeconfig": k8s_cluster.kubeconfig, "before": read["checksums"], "master_timeout": 2, "interval": 1})
-    assert same["_status"] == "FAILED!" and not same["ready"]
-    assert same["msg"].startswith("the rollout did not finish: master master-a: its kube-apiserver pod still carries "
-                                  "the checksum from before the change"), same["msg"]
-    empty = run_module("auditops.deckhouse.cpm_rollout_wait", {"kubeconfig": k8s_cluster.kubeconfig, "before": {}})
-    assert empty["_status"] == "FAILED!" and empty["msg"].startswith("before: expected {node: checksum or null}")
