@@ -17,6 +17,11 @@ an audit configuration stops kube-apiserver, the test:
 5. for a fixed Secret, renders the manifest again with the Secret's policy, as Deckhouse's
    control-plane-manager does next, and checks that the real apiserver loads it and audits.
 
+Steps 1 and 5 set up a state: the test removes the manifest and waits for the kubelet to stop the pod before it
+writes the new one (``Master.replace_manifest``), which saves the kubelet's 10-15 s back-off for a static pod
+written while its predecessor still terminates. The break (step 2) and the recovery (step 3) edit the manifest in
+place, as Deckhouse and the role do.
+
 The time from the playbook's start to the first /readyz 200 is printed for each case.
 """
 
@@ -127,7 +132,7 @@ def wait_for_audit_events(master, before, timeout=30):
 def make_healthy(master, checksum):
     """The starting point: audited apiserver, policy file and Secret in step (as control-plane-manager keeps them)."""
     master.write_policy(GOOD_POLICY)
-    master.write_manifest(checksum=checksum)
+    master.replace_manifest(checksum=checksum)
     master.wait_applied()
     put_secret(master, GOOD_POLICY)
     wait_for_audit_events(master, audit_lines(master))
@@ -294,7 +299,7 @@ def test_broken_audit_policy_is_recovered(master, tmp_path, capsys, case, policy
         # manifest. The real apiserver must load it and audit again.
         master.write_policy(base64.b64decode(secret["data"]["audit-policy.yaml"]).decode())
         before = audit_lines(master)
-        master.write_manifest(checksum="fixed-" + case)
+        master.replace_manifest(checksum="fixed-" + case)
         master.wait_applied()
         wait_for_audit_events(master, before)
 

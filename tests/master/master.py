@@ -496,6 +496,25 @@ class Master:
         os.replace(tmp, self.manifest_path)
         return text
 
+    def replace_manifest(self, timeout=60, **kwargs):
+        """write_manifest() after the kubelet has stopped the running pod: the manifest is removed first.
+
+        A static pod written while the previous one of the same name still terminates waits for the kubelet's
+        pod-worker back-off (10 s plus up to 50 % jitter, pod_workers.go allowPodStart, backOffPeriod in
+        kubelet.go: not configurable); once that pod is gone, the new one starts at once. The kubelet is done
+        with the old pod when its containers are removed and its directory under the root dir is cleaned up.
+        For setting up a state; a break the way Deckhouse does it rewrites the manifest in place."""
+        if os.path.exists(self.manifest_path):
+            os.unlink(self.manifest_path)
+        pods_dir = os.path.join(self.kubelet_dir, "pods")
+
+        def gone():
+            return (not self.crictl("ps", "--all", "--quiet", check=False).stdout.strip()
+                    and not self.crictl("pods", "--quiet", "--state", "ready", check=False).stdout.strip()
+                    and not (os.path.isdir(pods_dir) and os.listdir(pods_dir)))
+        _wait(gone, timeout, "the kubelet done with the removed kube-apiserver pod", interval=0.2, logs=[self.kubelet_log])
+        return self.write_manifest(**kwargs)
+
     def write_policy(self, text):
         """Put an audit policy where the manifest's --audit-policy-file points (None removes it)."""
         path = os.path.join(self.extra_files_dir, "audit-policy.yaml")
