@@ -41,9 +41,9 @@ def k8s_cluster():
 SLOW_FILES_FIRST = tuple("tests/%s.py" % name for name in (
     "integration/test_control_plane_audit", "integration/test_playbooks", "integration/test_recovery_e2e",
     "integration/test_kuma_log_shipper", "integration/test_audit_policy_apiserver", "integration/test_audit_detections",
-    "unit/plugins/modules/test_kesl_runs", "integration/test_log_shipper_destinations",
-    "unit/plugins/modules/test_kesl_exclusion", "integration/test_packaging", "unit/plugins/modules/test_kesl_task",
-    "unit/plugins/modules/test_kesl_info", "adversarial/test_secrets", "adversarial/test_apiserver_recovery_inputs",
+    "integration/test_log_shipper_destinations", "unit/plugins/modules/test_kesl_runs", "integration/test_packaging",
+    "adversarial/test_role_refusals", "adversarial/test_apiserver_recovery_inputs", "adversarial/test_secrets",
+    "unit/plugins/modules/test_kesl_task", "unit/plugins/modules/test_kesl_exclusion",
     "unit/plugins/modules/test_kesl_double"))
 
 
