@@ -463,9 +463,12 @@ def plan_secret(existing, state="present", policy_yaml=None, field_manager=FIELD
             plan["rollback"] = {"action": "delete", "object": secret_object(labels=False, name=name, namespace=namespace)}
         else:
             # Applying the old value (or leaving the key out when there was none) with the same field manager
-            # puts the Secret back as it was: fields only we set are removed again.
+            # puts the Secret back as it was: fields only we set are removed again. The managed-by label goes
+            # along when the Secret had it (left out, the apply would remove the label of an earlier run).
             old = {key: data[key]} if key in data else None
-            plan["rollback"] = {"action": "apply", "object": secret_object(old, labels=False, name=name, namespace=namespace)}
+            labelled = ((existing.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+            plan["rollback"] = {"action": "apply",
+                                "object": secret_object(old, labels=labelled, name=name, namespace=namespace)}
     return plan
 
 

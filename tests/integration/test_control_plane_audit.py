@@ -394,6 +394,8 @@ def test_not_ready_restores_the_previous_secret(run_role, minimal):
     assert "The previous content of Secret kube-system/audit-policy was restored (apply)" in message
     assert "ansible-playbook auditops.deckhouse.apiserver_recovery -i %s" % run_role.inventory in message
     assert secret_text(minimal) == MINIMAL
+    # Put back as it was, the label too.
+    assert get(minimal, SECRET_PATH)["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "auditops.deckhouse"}
 
 
 # --- Deckhouse rollout, master by master -------------------------------------------------------------------

@@ -288,6 +288,17 @@ def test_changed_policy_rolls_back_to_the_old_text():
     assert "notes" not in plan["object"]["data"]  # other keys are not ours to send
 
 
+def test_rollback_keeps_the_managed_by_label_the_secret_had():
+    """A rolled-back Secret keeps the label an earlier run set (without it in the rollback object, the apply by the
+    same field manager removed it)."""
+    existing = secret(POLICY.replace("Metadata", "Request"), [data_fields(US)])
+    existing["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "auditops.deckhouse", "team": "platform"}
+    rollback = cpm.plan_secret([existing], "present", POLICY)["rollback"]
+    assert rollback["action"] == "apply"
+    assert rollback["object"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "auditops.deckhouse"}
+    assert rollback["object"]["data"] == {"audit-policy.yaml": existing["data"]["audit-policy.yaml"]}
+
+
 def test_secret_set_by_someone_else_is_a_conflict_unless_forced():
     existing = secret("x: 1\n", [data_fields("kubectl-create", "Update")])
     plan = cpm.plan_secret([existing], "present", POLICY)
