@@ -1,6 +1,7 @@
 """What users install: ansible-doc renders every plugin, and the runtime requirements are enough."""
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -31,14 +32,32 @@ def test_every_module_is_documented():
     assert [name for kind, name in _plugins() if kind == "module"], "no modules found"
 
 
+_DOCS = {}
+
+
+def _rendered(kind):
+    """One ansible-doc run for every plugin of ``kind`` (about 0.6 CPU s a start saved per plugin): its
+    return code, its stderr and {name: that plugin's part of stdout} (each part starts with '> KIND fqcn ')."""
+    if kind not in _DOCS:
+        names = ["auditops.deckhouse." + name for plugin_kind, name in _plugins() if plugin_kind == kind]
+        proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", kind] + names, env=_env(), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+        parts = {}
+        for part in re.split(r"^(?=> %s )" % kind.upper(), proc.stdout, flags=re.M):
+            if part.startswith("> "):
+                parts[part.split()[2]] = part
+        _DOCS[kind] = (proc.returncode, proc.stderr, parts)
+    return _DOCS[kind]
+
+
 @pytest.mark.parametrize("kind,name", _plugins())
 def test_ansible_doc_renders(kind, name):
-    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", kind, "auditops.deckhouse." + name],
-                          env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "[WARNING]" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
-    assert "auditops.deckhouse." + name in proc.stdout
-    assert "EXAMPLES" in proc.stdout or kind == "filter"
+    returncode, stderr, parts = _rendered(kind)
+    assert returncode == 0, stderr
+    # A plugin that does not render is a warning or an error of the run shared by all plugins of its kind.
+    assert "[WARNING]" not in stderr and "ERROR" not in stderr, stderr
+    assert "auditops.deckhouse." + name in parts, sorted(parts)
+    assert "EXAMPLES" in parts["auditops.deckhouse." + name] or kind == "filter"
 
 
 @pytest.mark.slow
