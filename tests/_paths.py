@@ -17,6 +17,19 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 SHARED = os.environ.get("AUDITOPS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 REFERENCE = os.environ.get("AUDITOPS_REFERENCE", os.path.join(SHARED, "reference", "deckhouse"))
+COLLECTIONS = os.path.join(ROOT, ".collections")
+
+
+def make_collection_importable():
+    """The checkout as ansible_collections.auditops.deckhouse (the symlink under .collections, which make link
+    also creates) first on sys.path: for pytest (tests/conftest.py) and the benchmarks, without importing pytest."""
+    import sys  # pylint: disable=import-outside-toplevel
+    link = os.path.join(COLLECTIONS, "ansible_collections", "auditops", "deckhouse")
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+    if COLLECTIONS not in sys.path:
+        sys.path.insert(0, COLLECTIONS)
 
 
 def in_ci():

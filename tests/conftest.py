@@ -6,15 +6,12 @@ import tempfile
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, ".collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "auditops", "deckhouse")
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:  # pytest's default import mode put it there
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _paths  # noqa: E402 pylint: disable=wrong-import-position
 
-if not os.path.islink(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(ROOT, LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+ROOT = _paths.ROOT
+_paths.make_collection_importable()
 
 
 @pytest.fixture(scope="session")
