@@ -129,9 +129,16 @@ bench-smoke: prepare
 # whole when it ends. Longest first, so that no long gate starts last and runs alone (timed one by one on
 # 2026-12-03 at load ~12: bench-smoke ~975 s once kubectl is cached, integration-targets 229 s, lint 173 s,
 # build 22 s, docs-check 0 s; bench-smoke used to come last).
+# Each gate ends with a line "gate NAME: N s" (its wall time, the two-at-a-time run included), so a CI log
+# shows where make test's time went.
+GATES := pytest molecule bench-smoke sanity integration-targets lint docs-site build docs-check
+
 test: prepare
-	$(MAKE) --no-print-directory -j2 --output-sync=target pytest molecule bench-smoke sanity integration-targets lint docs-site build docs-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(addprefix timed-,$(GATES))
 	@echo "make test: all gates passed"
+
+timed-%:
+	@start=$$(date +%s); $(MAKE) --no-print-directory $*; echo "gate $*: $$(( $$(date +%s) - start )) s"
 
 ## --- execution environment (tests/ee): ansible-builder + podman on a local base image, cached by content ---
 ee-image: prepare
