@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from unittest import mock
 
 import pytest
@@ -100,10 +101,8 @@ def interpreter_first_on_path(monkeypatch):
 
 
 @pytest.fixture
-def double(tmp_path, monkeypatch, tmp_path_factory):
+def double(tmp_path, monkeypatch):
     """A 12.x double with the four Deckhouse tasks started, counters at zero, Russian locale around."""
-    if not _PREPARED:
-        _PREPARED[None] = str(tmp_path_factory.mktemp("kesl-prepared"))
     monkeypatch.setenv("KESL_DOUBLE_STATE", str(tmp_path / "kesl.ini"))
     interpreter_first_on_path(monkeypatch)
     # The modules must force the locale themselves: give them a Russian one.
@@ -117,8 +116,7 @@ def double(tmp_path, monkeypatch, tmp_path_factory):
     return kesl
 
 
-# The prepared state of each version, made once per session: the directory it is made in (key None), then
-# version -> the state file's bytes.
+# version -> the bytes of its prepared state file, made once per session.
 _PREPARED = {}
 
 
@@ -129,11 +127,11 @@ def prepare(kesl, version):
     a copy of that state and an empty call log, as the same commands would leave them (test_kesl_double.py
     compares the two)."""
     if version not in _PREPARED:
-        made = Double(os.path.join(_PREPARED[None], version, "kesl.ini"))
-        os.mkdir(os.path.dirname(made.state))
-        make_prepared(made, version)
-        with open(made.state, "rb") as handle:
-            _PREPARED[version] = handle.read()
+        with tempfile.TemporaryDirectory(prefix="kesl-prepared-") as scratch:
+            made = Double(os.path.join(scratch, "kesl.ini"))
+            make_prepared(made, version)
+            with open(made.state, "rb") as handle:
+                _PREPARED[version] = handle.read()
     with open(kesl.state, "wb") as handle:
         handle.write(_PREPARED[version])
     open(kesl.state + ".log", "w").close()
