@@ -2,8 +2,9 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Ask a kube-apiserver whether it is ready (``GET /readyz``) with the credentials of a kubeconfig, and wait,
-bounded, until it is. Standard library plus PyYAML (for the kubeconfig); no Ansible imports.
+"""Talk to a kube-apiserver with the credentials of a kubeconfig: ask whether it is ready (``GET /readyz``) and
+wait, bounded, until it is; or send any request (``Client.request``). Standard library plus PyYAML (for the
+kubeconfig); no Ansible imports.
 
 Credentials follow kubernetes.core's order: explicit values (host, api_key, ca_cert, client_cert, client_key,
 validate_certs) win over the kubeconfig's context. Embedded ``*-data`` certificates are written to a private
@@ -13,14 +14,15 @@ temporary directory for the TLS library and removed afterwards.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import ssl
 import tempfile
 import time
 
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from urllib.parse import urlsplit
+from http.client import HTTPConnection, HTTPException, HTTPSConnection, RemoteDisconnected
+from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import TextError
 
@@ -34,6 +36,10 @@ except ImportError:
 
 class ProbeError(TextError):
     """A kubeconfig or connection setting that cannot be used; the message names the field."""
+
+
+class RequestError(TextError):
+    """A request that got no HTTP answer (refused, reset, TLS failure, timeout); the message says which."""
 
 
 class Connection(object):
@@ -156,11 +162,13 @@ def resolve(kubeconfig=None, context=None, host=None, api_key=None, ca_cert=None
 
 
 class _Client(object):
-    """An SSL context for one Connection; embedded certificates live in a private temp dir until close()."""
+    """Requests to the server of one Connection, over one kept-alive HTTP(S) connection; embedded certificates
+    live in a private temp dir until close()."""
 
     def __init__(self, conn):
         self.conn = conn
         self.tmp = None
+        self.http = None
         try:
             self.context = self._context()
         except BaseException:
@@ -200,29 +208,78 @@ class _Client(object):
                 raise ProbeError("client_cert: cannot load the client certificate and key: %s" % exc)
         return context
 
+    def _connection(self, timeout):
+        url = urlsplit(self.conn.server)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise RequestError("host: %r is not an http(s) URL" % self.conn.server)
+        if url.scheme == "https":
+            return HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=self.context)
+        return HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+
+    def _send(self, method, path, query, body, content_type, timeout, limit):
+        """``(status, raw body)`` over one kept-alive connection; RequestError when no HTTP answer came. A
+        connection the server closed while idle is opened again once (only before anything was answered)."""
+        target = urlsplit(self.conn.server).path.rstrip("/") + path
+        if query:
+            target += ("&" if "?" in target else "?") + urlencode(query)
+        headers = {"Accept": "application/json, */*", "User-Agent": "auditops-deckhouse"}
+        if self.conn.token:
+            headers["Authorization"] = "Bearer %s" % self.conn.token
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            headers["Content-Type"] = content_type or "application/json"
+        for attempt in (1, 2):
+            reused = self.http is not None
+            if not reused:
+                self.http = self._connection(timeout)
+            self.http.timeout = timeout
+            if self.http.sock is not None:
+                self.http.sock.settimeout(timeout)
+            try:
+                self.http.request(method, target, body=body, headers=headers)
+                response = self.http.getresponse()
+                data = response.read(limit) if limit is not None else response.read()
+            except (HTTPException, OSError, ssl.SSLError) as exc:
+                self._drop()
+                if reused and attempt == 1 and isinstance(exc, (ConnectionError, RemoteDisconnected)):
+                    continue
+                raise RequestError(str(exc) or type(exc).__name__)
+            if response.will_close or not response.isclosed():
+                # The server ends the connection, or part of the body was left unread.
+                self._drop()
+            return response.status, data
+
+    def request(self, method, path, query=None, body=None, content_type=None, timeout=60):
+        """``(status, body)``: ``body`` is the decoded JSON answer, or its text when it is not JSON. HTTP errors
+        are answers, not exceptions; no answer at all raises RequestError. ``query`` is a list of ``(name,
+        value)`` pairs (or a dict); ``body`` bytes, text, or an object sent as JSON; ``content_type`` defaults
+        to application/json when there is a body."""
+        status, data = self._send(method, path, query, body, content_type, timeout, None)
+        text = data.decode("utf-8", "replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
     def get(self, path, timeout, limit=4096):
         """``(status, body, error)``; status None when no HTTP answer came. ``limit`` caps the body read
         (None reads all of it)."""
-        url = urlsplit(self.conn.server)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            return None, "", "host: %r is not an http(s) URL" % self.conn.server
-        headers = {"Accept": "application/json, */*"}
-        if self.conn.token:
-            headers["Authorization"] = "Bearer %s" % self.conn.token
-        if url.scheme == "https":
-            connection = HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=self.context)
-        else:
-            connection = HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
         try:
-            connection.request("GET", url.path.rstrip("/") + path, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read(limit).decode("utf-8", "replace"), None
-        except (HTTPException, OSError, ssl.SSLError) as exc:
-            return None, "", str(exc) or type(exc).__name__
-        finally:
-            connection.close()
+            status, data = self._send("GET", path, None, None, None, timeout, limit)
+        except RequestError as exc:
+            return None, "", str(exc)
+        return status, data.decode("utf-8", "replace"), None
+
+    def _drop(self):
+        if self.http is not None:
+            self.http.close()
+            self.http = None
 
     def close(self):
+        self._drop()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None

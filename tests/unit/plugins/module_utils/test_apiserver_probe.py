@@ -5,8 +5,10 @@
 """The /readyz probe against a local HTTP server, kubeconfig resolution, and the process check."""
 
 import base64
+import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -251,3 +253,155 @@ def test_module_reads_version(server):
 def test_module_refusals(args, message):
     failure = run_module_fail(apiserver_readyz, args)
     assert failure["msg"].startswith(message)
+
+
+# --- Client.request -------------------------------------------------------------------------------
+
+class ApiServer(object):
+    """An HTTP/1.1 server (keep-alive) that records each request (method, path, headers, body, client port) and
+    answers with ``answer(method, path, body) -> (status, content_type, bytes)``; with ``tls`` (ssl.SSLContext)
+    it serves HTTPS."""
+
+    def __init__(self, answer, tls=None, drop_after_first=False):
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                peer = self.connection.getpeercert() if tls is not None else None
+                outer.requests.append(dict(method=self.command, path=self.path, headers=dict(self.headers),
+                                           body=body, port=self.client_address[1], peer=peer))
+                status, content_type, data = answer(self.command, self.path, body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                if drop_after_first and len(outer.requests) == 1:
+                    # Close without announcing it, as a server ending an idle keep-alive connection does.
+                    self.close_connection = True
+
+            do_GET = do_PATCH = do_DELETE = do_POST = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def json_answer(method, path, body):
+    if path.endswith("/apis/x/missing"):
+        return 404, "application/json", b'{"kind": "Status", "reason": "NotFound"}'
+    if path.endswith("/text"):
+        return 200, "text/plain", b"plain words"
+    return 200, "application/json", json.dumps({"method": method, "path": path}).encode()
+
+
+@pytest.fixture
+def api_server():
+    servers = []
+
+    def make(answer=json_answer, **kwargs):
+        servers.append(ApiServer(answer, **kwargs))
+        return servers[-1]
+    yield make
+    for item in servers:
+        item.close()
+
+
+def test_request_sends_method_query_body_and_decodes_the_answer(api_server):
+    srv = api_server()
+    client = probe.Client(conn(srv.url + "/prefix/", api_key="tok"))
+    try:
+        status, body = client.request("PATCH", "/apis/x/v1/things/a", query=[("fieldManager", "me"), ("dryRun", "All")],
+                                      body='{"spec": 1}', content_type="application/apply-patch+yaml")
+        assert status == 200 and body == {"method": "PATCH", "path": "/prefix/apis/x/v1/things/a?fieldManager=me&dryRun=All"}
+        assert client.request("POST", "/apis/x/v1/things", body={"a": ["b"]}) == (200, {
+            "method": "POST", "path": "/prefix/apis/x/v1/things"})
+        assert client.request("GET", "/apis/x/missing") == (404, {"kind": "Status", "reason": "NotFound"})
+        assert client.request("DELETE", "/text") == (200, "plain words")
+    finally:
+        client.close()
+    patch, post, missing, _text = srv.requests
+    assert patch["body"] == b'{"spec": 1}' and patch["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert patch["headers"]["Authorization"] == "Bearer tok"
+    assert json.loads(post["body"]) == {"a": ["b"]} and post["headers"]["Content-Type"] == "application/json"
+    assert "Content-Type" not in missing["headers"] and missing["body"] == b""
+    # One kept-alive connection for all four.
+    assert len(set(item["port"] for item in srv.requests)) == 1
+
+
+def test_request_reopens_a_connection_the_server_closed_while_idle(api_server):
+    srv = api_server(drop_after_first=True)
+    client = probe.Client(conn(srv.url))
+    try:
+        assert client.request("GET", "/a")[0] == 200
+        time.sleep(0.1)
+        assert client.request("GET", "/b") == (200, {"method": "GET", "path": "/b"})
+    finally:
+        client.close()
+    assert [item["path"] for item in srv.requests] == ["/a", "/b"]
+    assert srv.requests[0]["port"] != srv.requests[1]["port"]
+
+
+def test_request_without_an_answer_raises_and_get_returns_the_error():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    client = probe.Client(conn("http://127.0.0.1:%d" % port))
+    with pytest.raises(probe.RequestError) as info:
+        client.request("GET", "/api")
+    assert "refused" in str(info.value).lower()
+    status, body, error = client.get("/readyz", 5)
+    assert status is None and body == "" and "refused" in error.lower()
+    with pytest.raises(probe.RequestError) as info:
+        probe.Client(conn("ftp://x")).request("GET", "/api")
+    assert str(info.value).startswith("host: 'ftp://x' is not an http(s) URL")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "cluster"))
+    import harness  # noqa: E402  (tests/cluster is not a package)
+    return harness.make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+def test_request_over_https_checks_the_server_and_presents_the_client_certificate(api_server, pki):
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(pki["apiserver.crt"], pki["apiserver.key"])
+    tls.load_verify_locations(pki["ca.crt"])
+    tls.verify_mode = ssl.CERT_OPTIONAL
+    srv = api_server(tls=tls)
+    client = probe.Client(conn(srv.url, ca_cert=pki["ca.crt"], client_cert=pki["admin.crt"], client_key=pki["admin.key"]))
+    try:
+        assert client.request("GET", "/api")[0] == 200
+    finally:
+        client.close()
+    subject = dict(item[0] for item in srv.requests[0]["peer"]["subject"])
+    assert subject["commonName"] == "auditops-admin"
+    untrusted = probe.Client(conn(srv.url))
+    with pytest.raises(probe.RequestError) as info:
+        untrusted.request("GET", "/api")
+    assert "certificate verify failed" in str(info.value)
+    insecure = probe.Client(conn(srv.url, validate_certs=False))
+    try:
+        assert insecure.request("GET", "/api")[0] == 200
+    finally:
+        insecure.close()
+    assert srv.requests[-1]["peer"] is None or srv.requests[-1]["peer"] == {}
