@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import (
     apiserver_manifest_info, apiserver_readyz, audit_policy, audit_policy_simulate, cpm_audit_settings,
-    cpm_rollout_wait, detection_rules, kesl_exclusion, kesl_info, kesl_task, log_shipper_manifest)
+    cpm_rollout_wait, detection_rules, k8s_objects_info, kesl_exclusion, kesl_info, kesl_task, log_shipper_manifest)
 from ansible_collections.auditops.deckhouse.tests.adversarial._harness import FIXTURES, ROOT, refuse
 
 KESL_DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
@@ -73,6 +73,16 @@ def test_cpm_rollout_wait_refuses_a_negative_timeout(node):
 def test_detection_rules_refuses_an_unknown_detection_and_renders_nothing(node):
     refuse(detection_rules, {"detections": ["pod_exec_attach", "nope"], "dest_dir": str(node / "rendered")},
            "detections[1]", watched=[str(node)])
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"kind": "Secret", "namespace": "kube-system", "name": "../../nodes/x"}, "queries[1].name"),
+    ({"kind": "Secret", "label_selectors": [{"app": "x"}]}, "queries[1].label_selectors"),
+])
+def test_k8s_objects_info_refuses_a_path_or_selector_it_cannot_ask_and_sends_nothing(node, query, field):
+    # The refusal comes before the connection: no API server is needed, and the token never shows.
+    refuse(k8s_objects_info, {"host": "https://127.0.0.1:1", "api_key": PASSWORD,
+                              "queries": [{"kind": "Namespace"}, query]}, field, watched=[str(node)], secrets=[PASSWORD])
 
 
 def test_kesl_exclusion_refuses_excluding_the_whole_disk(kesl_node):

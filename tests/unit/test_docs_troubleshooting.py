@@ -22,9 +22,9 @@ DOC = os.path.join(ROOT, "docs", "troubleshooting.md")
 # are kube-apiserver's own (field path first), and the page explains them as a class.
 ENGINES = ("_kesl", "_apiserver_probe", "_apiserver_manifest", "_io", "_log_shipper", "_log_shipper_common",
            "_log_shipper_profile", "_log_shipper_input", "_log_shipper_destination", "_log_shipper_sinks",
-           "_log_shipper_source", "_log_shipper_render", "_cpm_settings", "_kubeadm_audit", "_audit_simulate")
+           "_log_shipper_source", "_log_shipper_render", "_cpm_settings", "_kubeadm_audit", "_audit_simulate", "_k8s_read")
 ERRORS = ("KeslError", "KeslInputError", "ProbeError", "ManifestError", "LogShipperError", "SettingsError",
-          "KubeadmAuditError", "SimulationError")
+          "KubeadmAuditError", "SimulationError", "ReadError")
 PLACEHOLDER = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdrif]")
 
 
