@@ -8,9 +8,12 @@ version - its results are kubernetes.core.k8s_info's, in one module start; an an
 refusal naming the query."""
 
 import base64
+import json
+import os
 
 import pytest
 
+from ansible_collections.auditops.deckhouse.tests import _paths
 from ansible_collections.auditops.deckhouse.tests.integration._role_run import RoleRun, ansible_playbook, vars_file
 from ansible_collections.auditops.deckhouse.tests.integration.conftest import _run_adhoc
 
@@ -119,3 +122,45 @@ def test_an_anonymous_user_gets_the_servers_refusal_naming_the_query(k8s_cluster
     assert 'User "system:anonymous"' in result["msg"], result
     assert result["version"]["server"]["kubernetes"]["gitVersion"].startswith("v1.")
     assert result["errors"][0]["path"] == "queries[0]"
+
+
+def _kubeconfig(tmp_path, server, ca_file):
+    """A kubeconfig of ``server`` whose user has no credentials."""
+    path = tmp_path / "anonymous.kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "anonymous",
+        "clusters": [{"name": "c", "cluster": {"server": server, "certificate-authority": ca_file}}],
+        "users": [{"name": "anonymous", "user": {}}],
+        "contexts": [{"name": "anonymous", "context": {"cluster": "c", "user": "anonymous"}}]}))
+    return str(path)
+
+
+def test_verify_reports_an_unreachable_api_and_fails_on_a_refused_read(k8s_cluster, ansible_env, tmp_path):
+    """The role's one read: no answer to /version is part of the report; an answer followed by a refused read fails
+    the role with the module's message (the read itself is no_log)."""
+    env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(_paths.ROOT, ".collections"))
+    env.pop("K8S_AUTH_KUBECONFIG", None)
+
+    def verify(kubeconfig):
+        variables = {"verify_fail_on_problems": False, "verify_kesl": False, "verify_apiserver_health": False,
+                     "verify_kubeconfig": kubeconfig}
+        return RoleRun(ansible_playbook("auditops.deckhouse.verify", "localhost,", [vars_file(tmp_path, variables)], env,
+                                        args=("-c", "local")))
+
+    down = verify(_kubeconfig(tmp_path, "https://127.0.0.1:1", k8s_cluster.ca_file))
+    assert down.rc == 0, down.stdout[-3000:]
+    report = down.result("Show the report")["verify_report"]
+    api = report["cluster"]["api"]
+    assert api["reachable"] is False and api["server"] == "https://127.0.0.1:1" and api["version"] == ""
+    assert api["error"].startswith("cannot reach the API server https://127.0.0.1:1: GET /version: no answer"), api
+    assert report["problems"] == ["API server: " + api["error"]]
+
+    refused = verify(_kubeconfig(tmp_path, k8s_cluster.server, k8s_cluster.ca_file))
+    assert refused.rc != 0
+    failure = refused.result("Fail when the API server answered but a read failed")
+    assert failure["failed"] is True
+    assert failure["msg"].startswith("queries[0]: deckhouse.io/v1alpha1 ModuleConfig control-plane-manager: API "
+                                     "discovery failed: GET /apis/deckhouse.io/v1alpha1: HTTP 403: "), failure
+    assert 'User "system:anonymous"' in failure["msg"]
+    assert "Show the report" not in [name.split(" : ")[-1] for name, _result in refused.tasks()]
