@@ -54,6 +54,8 @@ class Connection(object):
         self.key_data = None
         self.token = None
         self.notes = []
+        # Kubeconfig fields this client does not apply (a caller that must honour them uses another client).
+        self.unsupported = []
 
 
 def _named(items, name, what):
@@ -116,6 +118,12 @@ def from_kubeconfig(config, context=None, base_dir=""):
                 conn.token = handle.read().strip()
         except (IOError, OSError) as exc:
             raise ProbeError("kubeconfig: cannot read tokenFile: %s" % exc)
+    for key in ("proxy-url", "tls-server-name"):
+        if cluster.get(key):
+            conn.unsupported.append("cluster %r: %s" % (ctx.get("cluster"), key))
+    for key in ("exec", "auth-provider", "username", "password"):
+        if user.get(key):
+            conn.unsupported.append("user %r: %s" % (ctx.get("user"), key))
     if user.get("exec") or user.get("auth-provider"):
         conn.notes.append("the kubeconfig user authenticates through an exec or auth-provider plugin, which this probe "
                           "does not run; it asks anonymously")
@@ -132,11 +140,15 @@ def default_kubeconfig(environ=None):
 
 def resolve(kubeconfig=None, context=None, host=None, api_key=None, ca_cert=None, client_cert=None, client_key=None,
             validate_certs=None, anonymous=False):
-    """The Connection to use. ``kubeconfig`` is a path; without it and without ``host`` the default kubeconfig
+    """The Connection to use. ``kubeconfig`` is a path or a parsed kubeconfig (a dict; its relative paths are
+    taken relative to the working directory); without it and without ``host`` the default kubeconfig
     (KUBECONFIG, ~/.kube/config) is read."""
     if kubeconfig is None and host is None:
         kubeconfig = default_kubeconfig()
-    if kubeconfig:
+    if isinstance(kubeconfig, dict):
+        conn = from_kubeconfig(kubeconfig, context, "")
+    elif kubeconfig:
+        kubeconfig = os.path.expanduser(kubeconfig)  # a raw (path or dict) option is not expanded by Ansible
         conn = from_kubeconfig(load_kubeconfig(kubeconfig), context, os.path.dirname(os.path.abspath(kubeconfig)))
     elif host:
         conn = Connection()

@@ -469,14 +469,22 @@ options:
     type: str
     default: ''
 notes:
-  - O(state=present) needs the C(kubernetes.core) collection and the C(kubernetes) Python library, like
-    M(kubernetes.core.k8s).
+  - O(state=present) talks to the API server with the collection's own HTTPS client (standard library and PyYAML),
+    choosing the kubeconfig, host and credentials as M(kubernetes.core.k8s) does. The C(kubernetes.core) collection
+    and the C(kubernetes) Python library are needed (and imported) only for what that client does not do, that is the
+    in-cluster service account (no O(kubeconfig), O(context), or O(host) with credentials given, inside a pod),
+    a kubeconfig user with an C(exec) or C(auth-provider) credential plugin or a user name and password, a cluster
+    with C(proxy-url) or C(tls-server-name), and several kubeconfig files to merge (C(KUBECONFIG=a:b)).
+  - Without O(ca_cert), the own client trusts the system's CA store; the C(kubernetes) library uses the C(certifi)
+    bundle.
   - The served CRDs (January 2025) have no Secret reference for TLS material, passwords, AWS keys or tokens, so
     these are stored inline in the cluster-wide C(ClusterLogDestination), readable by anyone allowed to read those
     objects; the module warns when it writes them, naming each field. Later CRDs add C(tls.secretRef); this release
     does not write Secret references yet (see docs/destinations.md).
 requirements:
-  - kubernetes (Python library), for O(state=present)
+  - PyYAML, for O(state=present) with a kubeconfig file
+  - kubernetes (Python library) and the kubernetes.core collection, only for O(state=present) with the in-cluster
+    configuration or the kubeconfig features named in the notes
 seealso:
   - module: kubernetes.core.k8s
   - module: kubernetes.core.k8s_info
@@ -691,31 +699,28 @@ import re
 import stat
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as engine
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper_apply as apply_engine
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import (
+    Client, ProbeError, RequestError, resolve)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, as_error, fail_json
 from ansible_collections.auditops.deckhouse.plugins.module_utils._io import atomic_write
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from kubernetes.dynamic.exceptions import DynamicApiError
-    K8S_IMPORT_ERROR = None
-except ImportError:
-    K8S_IMPORT_ERROR = traceback.format_exc()
-
-# kubernetes.core's connection options (same names and meaning; unset ones fall back to K8S_AUTH_* and
-# the kubeconfig or in-cluster configuration, as in kubernetes.core.k8s).
+# kubernetes.core's connection options (same names, meaning and K8S_AUTH_* environment variables; unset ones
+# fall back to the kubeconfig or the in-cluster configuration, as in kubernetes.core.k8s).
 AUTH_SPEC = dict(
-    kubeconfig=dict(type='raw', no_log=True),
-    context=dict(type='str'),
-    host=dict(type='str'),
-    api_key=dict(type='str', no_log=True),
-    validate_certs=dict(type='bool', aliases=['verify_ssl']),
-    ca_cert=dict(type='path', aliases=['ssl_ca_cert']),
-    client_cert=dict(type='path', aliases=['cert_file']),
-    client_key=dict(type='path', aliases=['key_file'], no_log=False),
+    kubeconfig=dict(type='raw', no_log=True, fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
+    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
+    host=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_HOST'])),
+    api_key=dict(type='str', no_log=True, fallback=(env_fallback, ['K8S_AUTH_API_KEY'])),
+    validate_certs=dict(type='bool', aliases=['verify_ssl'], fallback=(env_fallback, ['K8S_AUTH_VERIFY_SSL'])),
+    ca_cert=dict(type='path', aliases=['ssl_ca_cert'], fallback=(env_fallback, ['K8S_AUTH_SSL_CA_CERT'])),
+    client_cert=dict(type='path', aliases=['cert_file'], fallback=(env_fallback, ['K8S_AUTH_CERT_FILE'])),
+    client_key=dict(type='path', aliases=['key_file'], no_log=False, fallback=(env_fallback, ['K8S_AUTH_KEY_FILE'])),
 )
+# Where a pod finds its service account (kubernetes.config.load_incluster_config reads the same files).
+SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 FILTER_DOC = dict(type='list', elements='dict')
 TLS_SPEC = dict(
@@ -857,11 +862,65 @@ def _render(module, objects, params):
     return changed, files, diffs
 
 
+def _in_cluster():
+    """Would kubernetes.config.load_incluster_config succeed (service environment and account files present)?"""
+    return bool(os.environ.get('KUBERNETES_SERVICE_HOST') and os.environ.get('KUBERNETES_SERVICE_PORT')
+                and all(os.path.isfile(os.path.join(SERVICE_ACCOUNT_DIR, name)) for name in ('token', 'ca.crt')))
+
+
+def _own_connection(params):
+    """``(Connection, None)`` for the collection's own client, chosen as kubernetes.core chooses it: host with a
+    token or a client certificate and key reads no kubeconfig; otherwise the kubeconfig (given, K8S_AUTH_KUBECONFIG,
+    KUBECONFIG, ~/.kube/config), except that without kubeconfig and context the in-cluster service account comes
+    first. ``(None, reason)`` when only kubernetes.core's client does what the options ask. A bad option raises
+    ProbeError naming it."""
+    host = params['host']
+    kubeconfig = None
+    if not (host and (params['api_key'] or (params['client_cert'] and params['client_key']))):
+        kubeconfig = params['kubeconfig']
+        if not kubeconfig and not params['context'] and _in_cluster():
+            return None, "the in-cluster service account (no kubeconfig, context, or host with credentials given)"
+        if not kubeconfig:
+            kubeconfig = os.environ.get('KUBECONFIG') or '~/.kube/config'
+        if not isinstance(kubeconfig, dict):
+            kubeconfig = str(kubeconfig)
+            if os.pathsep in kubeconfig:
+                return None, "kubeconfig: several files to merge (%s)" % kubeconfig
+    conn = resolve(kubeconfig, params['context'], host.rstrip('/') if host else None, params['api_key'],
+                   params['ca_cert'], params['client_cert'], params['client_key'], params['validate_certs'])
+    if conn.unsupported:
+        return None, "kubeconfig: " + ", ".join(conn.unsupported)
+    return conn, None
+
+
 def _api_caller(module):
-    """api(method, path, query, body, content_type) -> (status, decoded body) over kubernetes.core's client."""
-    if K8S_IMPORT_ERROR is not None:
-        fail_json(module, missing_required_lib("kubernetes.core and the kubernetes Python library"),
-                  exception=K8S_IMPORT_ERROR)
+    """``(api, close)``: api(method, path, query, body, content_type) -> (status, decoded body) over the
+    collection's own client, or over kubernetes.core's (imported only then) for what only it does."""
+    try:
+        conn, reason = _own_connection(module.params)
+        if conn is not None:
+            client = Client(conn)
+    except ProbeError as exc:
+        fail_json(module, exc, "cannot connect to the Kubernetes API, nothing changed")
+    if conn is None:
+        return _kubernetes_core_api(module, reason), lambda: None
+
+    def api(method, path, query=None, body=None, content_type=None):
+        try:
+            return client.request(method, path, query=query, body=body, content_type=content_type)
+        except RequestError as exc:  # connection refused, TLS, timeouts
+            fail_json(module, "%s %s failed, stopped there: %s" % (method, path, exc))
+    return api, client.close
+
+
+def _kubernetes_core_api(module, reason):
+    """api(...) over kubernetes.core's client, for ``reason`` (exec or auth-provider users, in-cluster...)."""
+    try:
+        from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+        from kubernetes.dynamic.exceptions import DynamicApiError
+    except ImportError:
+        fail_json(module, missing_required_lib("kubernetes.core and the kubernetes Python library (for %s)" % reason),
+                  exception=traceback.format_exc())
     auth = dict((key, module.params[key]) for key in AUTH_SPEC if module.params[key] is not None)
     try:
         client = get_api_client(**auth).client
@@ -894,7 +953,15 @@ def _fail(module, scrubber, error, what=None, **result):
 
 def _present(module, params, result):
     """state=present: read the CRDs, build, apply what differs, read back, prune."""
-    api = _api_caller(module)
+    api, close = _api_caller(module)
+    try:
+        _apply(module, params, result, api)
+    finally:
+        # Embedded kubeconfig certificates are removed (exit_json and fail_json end the module through here).
+        close()
+
+
+def _apply(module, params, result, api):
     scrubber = apply_engine.Scrubber([])
     try:
         crds = params['crds'] if params['crds'] is not None else apply_engine.read_crds(api)

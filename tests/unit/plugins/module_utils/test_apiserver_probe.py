@@ -405,3 +405,15 @@ def test_request_over_https_checks_the_server_and_presents_the_client_certificat
     finally:
         insecure.close()
     assert srv.requests[-1]["peer"] is None or srv.requests[-1]["peer"] == {}
+
+
+def test_a_kubeconfig_dict_and_the_fields_the_client_does_not_apply(tmp_path):
+    config = yaml.safe_load(open(kubeconfig(tmp_path, {"token": "t"}, {"server": "https://x", "certificate-authority": "ca"})))
+    found = probe.resolve(kubeconfig=config)
+    # A dict has no file to be relative to: relative paths stay relative to the working directory.
+    assert found.server == "https://x" and found.token == "t" and found.ca_file == "ca" and found.unsupported == []
+    config["users"][0]["user"] = {"exec": {"command": "aws"}, "username": "u", "password": "p"}
+    config["clusters"][0]["cluster"].update({"proxy-url": "http://proxy:3128", "tls-server-name": "api"})
+    assert probe.resolve(kubeconfig=config).unsupported == [
+        "cluster 'c': proxy-url", "cluster 'c': tls-server-name", "user 'u': exec", "user 'u': username",
+        "user 'u': password"]

@@ -10,7 +10,10 @@ import json
 import os
 import stat
 
+import pytest
+
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import ProbeError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper_schema import SNAPSHOTS
 from ansible_collections.auditops.deckhouse.plugins.modules import log_shipper_manifest
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
@@ -239,3 +242,82 @@ def test_new_destination_types_build_in_the_module_with_secrets_masked(tmp_path)
     assert "token: hec-token-unit" in splunk.read_text()
     assert stat.S_IMODE(os.stat(str(splunk)).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(str(tmp_path / "clusterlogdestination-kuma-logstash.yml")).st_mode) == 0o644
+
+
+# --- the connection: own client or kubernetes.core's ------------------------------------------------
+
+def _params(**given):
+    params = dict((key, None) for key in log_shipper_manifest.AUTH_SPEC)
+    params.update(given)
+    return params
+
+
+def _kubeconfig(tmp_path, user, name="config"):
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "a",
+              "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1:6443"}}],
+              "users": [{"name": "u", "user": user}],
+              "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / name
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_connection_follows_kubernetes_core_choice(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    choose = log_shipper_manifest._own_connection
+    # Host with a token (or certificate and key) reads no kubeconfig, not even a given one.
+    conn, reason = choose(_params(host="https://h:6443/", api_key="t", kubeconfig="/never/read"))
+    assert reason is None and conn.server == "https://h:6443" and conn.token == "t"
+    conn, reason = choose(_params(host="https://h", client_cert="/c.crt", client_key="/c.key", kubeconfig="/never"))
+    assert reason is None and conn.cert_file == "/c.crt"
+    # Host alone: the kubeconfig's credentials with that host.
+    _kubeconfig(tmp_path, {"token": "from-file"}, name="kc")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kc"))
+    conn, reason = choose(_params(host="https://other"))
+    assert conn.server == "https://other" and conn.token == "from-file"
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kc") + os.pathsep + str(tmp_path / "kc2"))
+    conn, reason = choose(_params())
+    assert conn is None and reason.startswith("kubeconfig: several files to merge")
+
+
+def test_what_only_kubernetes_core_does_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    choose = log_shipper_manifest._own_connection
+    exec_path = _kubeconfig(tmp_path, {"exec": {"command": "aws"}})
+    assert choose(_params(kubeconfig=exec_path)) == (None, "kubeconfig: user 'u': exec")
+    account = tmp_path / "sa"
+    account.mkdir()
+    (account / "token").write_text("t")
+    (account / "ca.crt").write_text("c")
+    monkeypatch.setattr(log_shipper_manifest, "SERVICE_ACCOUNT_DIR", str(account))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    conn, reason = choose(_params())
+    assert conn is None and reason.startswith("the in-cluster service account")
+    # A kubeconfig or a context named wins over the service account, as in kubernetes.core.
+    assert choose(_params(kubeconfig=_kubeconfig(tmp_path, {"token": "t"}, "plain")))[1] is None
+    (account / "token").unlink()
+    with pytest.raises(ProbeError) as info:
+        choose(_params())
+    assert str(info.value).startswith("kubeconfig: cannot read %s" % (tmp_path / ".kube" / "config"))
+
+
+def test_present_fails_naming_the_kubeconfig_and_imports_no_kubernetes_client(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=str(tmp_path / "missing"), PYTHONPATH=os.pathsep.join(sys.path))
+    code = ("import sys, json\n"
+            "from ansible_collections.auditops.deckhouse.plugins.modules import log_shipper_manifest as m\n"
+            "from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module_fail\n"
+            "failure = run_module_fail(m, {'state': 'present', 'destinations': [{'address': 'k:1'}]})\n"
+            "print(json.dumps([failure['msg'], sorted(n for n in sys.modules if n.split('.')[0] == 'kubernetes'"
+            " or 'kubernetes.core' in n)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, check=True, text=True,
+                         cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    msg, imported = json.loads(out.splitlines()[-1])
+    assert msg == "cannot connect to the Kubernetes API, nothing changed: kubeconfig: cannot read %s: [Errno 2] " \
+                  "No such file or directory: '%s'" % (tmp_path / "missing", tmp_path / "missing")
+    assert imported == []
