@@ -25,22 +25,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _k8s_apply as k8s
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
+# The generic apply engine's checks, under the names this engine's callers and tests use.
+from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_apply import (  # noqa: F401 (re-exported)
+    applied_fields, first_difference, manager_fields, up_to_date, values_match)
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 
 
 class ApplyError(ls.LogShipperError):
     """The API server refused or could not be read; ``errors`` as in LogShipperError."""
 
 
-def _message(status, body):
-    if isinstance(body, dict):
-        return "HTTP %s: %s" % (status, body.get("message") or body.get("reason") or json.dumps(body, sort_keys=True))
-    return "HTTP %s: %s" % (status, (body or "").strip()[:500])
+_message = k8s.message
 
 
 def read_crds(api):
@@ -66,8 +65,7 @@ def read_module_config(api):
 
 
 def object_path(api_version, plural, name=None):
-    path = "/apis/%s/%s" % (api_version, plural)
-    return path + "/" + name if name else path
+    return k8s.object_path(api_version, plural, name)
 
 
 def list_existing(api, profile):
@@ -83,99 +81,6 @@ def list_existing(api, profile):
             item.setdefault("apiVersion", profile.api_version(kind))
             found.append(item)
     return found
-
-
-# --------------------------------------------------------------------------------------------
-# Would an apply change anything?
-# --------------------------------------------------------------------------------------------
-
-def fields_of(value):
-    """FieldsV1 set (as the API server records it in managedFields) of an applied configuration.
-
-    The log-shipper CRDs declare no x-kubernetes-list-type, so every list is atomic (``f:name: {}``),
-    as is every scalar; maps list their keys.
-    """
-    if isinstance(value, dict) and value:
-        return dict(("f:" + key, fields_of(item)) for key, item in value.items())
-    return {}
-
-
-def applied_fields(obj):
-    """FieldsV1 the API server records for applying ``obj`` (apiVersion, kind and name are not fields)."""
-    fields = {}
-    metadata = obj.get("metadata") or {}
-    meta = dict((key, metadata[key]) for key in ("labels", "annotations") if metadata.get(key))
-    if meta:
-        fields["f:metadata"] = fields_of(meta)
-    for key, value in obj.items():
-        if key not in ("apiVersion", "kind", "metadata"):
-            fields["f:" + key] = fields_of(value)
-    return fields
-
-
-def manager_fields(live, manager, api_version):
-    """FieldsV1 of the Apply entry of ``manager`` in ``live`` for ``api_version``, or None."""
-    for entry in (live.get("metadata") or {}).get("managedFields") or []:
-        if (entry.get("manager") == manager and entry.get("operation") == "Apply"
-                and entry.get("apiVersion") == api_version):
-            return entry.get("fieldsV1") or {}
-    return None
-
-
-def values_match(desired, live):
-    """Every field of ``desired`` has the same value in ``live`` (lists and scalars exactly, same types)."""
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(key in live and values_match(value, live[key])
-                                              for key, value in desired.items())
-    if isinstance(desired, list):
-        return (isinstance(live, list) and len(desired) == len(live)
-                and all(values_match(a, b) for a, b in zip(desired, live)))
-    return type(desired) is type(live) and desired == live
-
-
-def first_difference(desired, live, path=""):
-    """Field path of the first value of ``desired`` that ``live`` does not hold, or None."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return path or "<root>"
-        for key, value in desired.items():
-            sub = "%s.%s" % (path, key) if path else key
-            if key not in live:
-                return sub
-            found = first_difference(value, live[key], sub)
-            if found:
-                return found
-        return None
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return path
-        for index, (a, b) in enumerate(zip(desired, live)):
-            found = first_difference(a, b, "%s[%d]" % (path, index))
-            if found:
-                return found
-        return None
-    return None if type(desired) is type(live) and desired == live else path
-
-
-def _comparable(obj):
-    """What the apply sets: labels/annotations and the body, without server metadata."""
-    metadata = obj.get("metadata") or {}
-    out = {"metadata": dict((key, metadata[key]) for key in ("labels", "annotations") if key in metadata)}
-    for key, value in obj.items():
-        if key not in ("apiVersion", "kind", "metadata", "status"):
-            out[key] = value
-    return out
-
-
-def up_to_date(desired, live, manager):
-    """True when applying ``desired`` as ``manager`` would change nothing: the live object holds every
-    value, and the manager's applied field set is exactly ``desired``'s (a field dropped from the input
-    must still be removed, which only an apply does)."""
-    if live is None:
-        return False
-    if not values_match(_comparable(desired), live):
-        return False
-    return manager_fields(live, manager, desired.get("apiVersion")) == applied_fields(desired)
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,17 +142,7 @@ def _secret_values(obj):
 
 def _shown(obj):
     """An object as diffs show it: what the apply sets, secrets masked."""
-    if obj is None:
-        return {}
-    shown = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind")}
-    shown.update(ls.mask_secrets(_comparable(obj)))
-    shown["metadata"] = dict([("name", (obj.get("metadata") or {}).get("name"))] + list(shown["metadata"].items()))
-    return shown
-
-
-def _same(body, live):
-    """The answer to an apply shows no change against ``live``."""
-    return values_match(_comparable(body), _comparable(live)) and values_match(_comparable(live), _comparable(body))
+    return k8s.shown(obj, ls.mask_secrets)
 
 
 def _ref(obj):
@@ -276,49 +171,28 @@ def sync(api, objects, existing, profile, owner=ls.DEFAULT_OWNER, manager="audit
     for obj in objects:
         key = (obj["kind"], obj["metadata"]["name"])
         live = live_by_name.get(key)
-        if up_to_date(obj, live, manager):
-            changes.append({"kind": key[0], "name": key[1], "action": "unchanged"})
-            continue
-        query = [("fieldManager", manager), ("fieldValidation", "Strict")]
-        if force or key in foreign_names:
-            # Adopting an object means taking over the fields its previous manager set.
-            query.append(("force", "true"))
-        if check_mode:
-            query.append(("dryRun", "All"))
         path = object_path(obj["apiVersion"], profile.plurals[obj["kind"]], key[1])
-        status, body = api("PATCH", path, query=query, body=json.dumps(obj), content_type=APPLY_CONTENT_TYPE)
-        if status not in (200, 201) or not isinstance(body, dict):
-            raise ApplyError([scrubber.text("applying %s: %s" % (_ref(obj), _message(status, body)))])
-        # The local comparison is conservative; an apply that changed nothing leaves the resourceVersion
-        # (a dry run never changes it, so there the content decides).
-        if live is not None and (_same(body, live) if check_mode else
-                                 (body.get("metadata") or {}).get("resourceVersion")
-                                 == (live.get("metadata") or {}).get("resourceVersion")):
-            changes.append({"kind": key[0], "name": key[1], "action": "unchanged"})
-            continue
-        if not check_mode:
-            status, stored = api("GET", path)
-            if status != 200 or not isinstance(stored, dict):
-                raise ApplyError(["reading back %s: %s" % (_ref(obj), scrubber.text(_message(status, stored)))])
-            wrong = first_difference(_comparable(obj), stored)
-            if wrong:
-                raise ApplyError(["%s was written but the API server holds a different %s than was applied"
-                                  % (_ref(obj), wrong)])
-            body = stored
-        changes.append({"kind": key[0], "name": key[1], "action": "create" if live is None else "update"})
-        diffs.append({"before": _shown(live), "after": _shown(body), "header": _ref(obj)})
+        # Adopting an object means taking over the fields its previous manager set.
+        try:
+            action, body = k8s.apply_object(api, obj, path, live, manager, force=force or key in foreign_names,
+                                            check_mode=check_mode, what=_ref(obj), text=scrubber.text)
+        except k8s.ApplyError as exc:
+            raise ApplyError(exc.errors)
+        changes.append({"kind": key[0], "name": key[1], "action": action})
+        if action != "unchanged":
+            diffs.append({"before": _shown(live), "after": _shown(body), "header": _ref(obj)})
     pruned = prune_refs if prune else []
     for ref in pruned:
         live = live_by_name.get((ref["kind"], ref["name"]))
-        query = [("dryRun", "All")] if check_mode else []
         path = object_path(ref["api_version"], profile.plurals[ref["kind"]], ref["name"])
-        status, body = api("DELETE", path, query=query)
-        if status == 404:
-            continue
-        if status not in (200, 202):
-            raise ApplyError(["deleting %s/%s: %s" % (ref["kind"], ref["name"], scrubber.text(_message(status, body)))])
+        what = "%s/%s" % (ref["kind"], ref["name"])
+        try:
+            if k8s.delete_object(api, path, live, check_mode=check_mode, what=what, text=scrubber.text) == "absent":
+                continue
+        except k8s.ApplyError as exc:
+            raise ApplyError(exc.errors)
         changes.append({"kind": ref["kind"], "name": ref["name"], "action": "delete"})
-        diffs.append({"before": _shown(live), "after": {}, "header": "%s/%s" % (ref["kind"], ref["name"])})
+        diffs.append({"before": _shown(live), "after": {}, "header": what})
     return {
         "changed": any(change["action"] != "unchanged" for change in changes),
         "changes": changes,
