@@ -56,6 +56,8 @@ class Connection(object):
         self.notes = []
         # Kubeconfig fields this client does not apply (a caller that must honour them uses another client).
         self.unsupported = []
+        # The kubeconfig user authenticates through an exec or auth-provider plugin, which is not run.
+        self.plugin = False
 
 
 def _named(items, name, what):
@@ -125,6 +127,7 @@ def from_kubeconfig(config, context=None, base_dir=""):
         if user.get(key):
             conn.unsupported.append("user %r: %s" % (ctx.get("user"), key))
     if user.get("exec") or user.get("auth-provider"):
+        conn.plugin = True
         conn.notes.append("the kubeconfig user authenticates through an exec or auth-provider plugin, which this probe "
                           "does not run; it asks anonymously")
     return conn

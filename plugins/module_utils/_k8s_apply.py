@@ -120,6 +120,16 @@ def manager_fields(live, manager, api_version):
     return None
 
 
+def without_self_markers(fields):
+    """A FieldsV1 set without its ``"."`` entries. The API server records ``".": {}`` for a map it also tracks as a
+    member of its parent (maps under ``x-kubernetes-preserve-unknown-fields``, such as ModuleConfig
+    ``spec.settings``); applying the same configuration records the same markers again, so they do not tell a
+    change."""
+    if not isinstance(fields, dict):
+        return fields
+    return dict((key, without_self_markers(value)) for key, value in fields.items() if key != ".")
+
+
 def values_match(desired, live):
     """Every field of ``desired`` has the same value in ``live`` (lists and scalars exactly, same types)."""
     if isinstance(desired, dict):
@@ -173,7 +183,7 @@ def up_to_date(desired, live, manager):
         return False
     if not values_match(comparable(desired), live):
         return False
-    return manager_fields(live, manager, desired.get("apiVersion")) == applied_fields(desired)
+    return without_self_markers(manager_fields(live, manager, desired.get("apiVersion"))) == applied_fields(desired)
 
 
 def same(body, live):

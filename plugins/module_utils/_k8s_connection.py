@@ -14,6 +14,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import Client, ProbeError, resolve
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import anonymous as _anonymous
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import fail_json
 
 
@@ -36,22 +37,29 @@ def resolve_params(params, anonymous=False):
                    params["client_cert"], params["client_key"], params["validate_certs"], anonymous)
 
 
-def connect(module, anonymous=False):
+def connect(module, anonymous=False, plugins="warn"):
     """The connection ``module``'s options name, its notes (where the settings came from) given as warnings; a
-    bad option (unreadable kubeconfig, unknown context, no host) fails the module naming it."""
+    bad option (unreadable kubeconfig, unknown context, no host) fails the module naming it.
+
+    ``plugins="fail"``: a kubeconfig user that authenticates only through an exec or auth-provider plugin (which is
+    not run) fails the module instead of leaving it to ask anonymously (for modules that write or read objects)."""
     try:
         conn = resolve_params(module.params, anonymous)
     except ProbeError as exc:
         fail_json(module, to_native(exc))
+    if plugins == "fail" and conn.plugin and _anonymous(conn):
+        fail_json(module, "kubeconfig: the user of the kubeconfig context authenticates through an exec or "
+                  "auth-provider plugin, which this module does not run; give api_key, or client_cert and "
+                  "client_key, or a kubeconfig with a token or client certificate")
     for note in conn.notes:
         module.warn(note)
     return conn
 
 
-def client(module):
-    """A ``Client`` for ``connect(module)``; a certificate or key it cannot load fails the module naming the option.
-    The caller closes it."""
-    conn = connect(module)
+def client(module, plugins="warn"):
+    """A ``Client`` for ``connect(module, plugins=plugins)``; a certificate or key it cannot load fails the module
+    naming the option. The caller closes it."""
+    conn = connect(module, plugins=plugins)
     try:
         return Client(conn)
     except ProbeError as exc:

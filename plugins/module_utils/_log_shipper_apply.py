@@ -28,11 +28,15 @@ import binascii
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _k8s_apply as k8s
 from ansible_collections.auditops.deckhouse.plugins.module_utils import _log_shipper as ls
-# The generic apply engine's checks, under the names this engine's callers and tests use.
-from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_apply import (  # noqa: F401 (re-exported)
-    applied_fields, first_difference, manager_fields, up_to_date, values_match)
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+
+# The generic apply engine's checks (_k8s_apply), under the names this engine's callers and tests use.
+applied_fields = k8s.applied_fields
+first_difference = k8s.first_difference
+manager_fields = k8s.manager_fields
+up_to_date = k8s.up_to_date
+values_match = k8s.values_match
 
 
 class ApplyError(ls.LogShipperError):

@@ -13,9 +13,10 @@ short_description: Plan the Deckhouse audit settings - ModuleConfig control-plan
 version_added: 0.1.0
 description:
   - Computes what to server-side apply to C(ModuleConfig/control-plane-manager) and to C(Secret kube-system/audit-policy)
-    so that Deckhouse audits the API server as asked, and predicts both objects afterwards. It does not talk to
-    Kubernetes - pass the objects as M(kubernetes.core.k8s_info) read them, and apply the results with
-    M(kubernetes.core.k8s) (role C(auditops.deckhouse.control_plane_audit) does both).
+    so that Deckhouse audits the API server as asked, and predicts both objects afterwards. It writes nothing - pass
+    the objects as M(kubernetes.core.k8s_info) read them (or let it read them itself, O(read)), and apply the results
+    with M(auditops.deckhouse.k8s_objects) or M(kubernetes.core.k8s) (role C(auditops.deckhouse.control_plane_audit)
+    does both).
   - Only the keys this module owns are sent - C(spec.settings.apiserver.auditPolicyEnabled),
     C(basicAuditPolicyEnabled), C(auditLog.output) and C(auditLog.path). Other settings and the fields of other field
     managers are never part of the applied object. C(spec.version) is sent as the settings version of the
@@ -36,11 +37,12 @@ requirements:
   - PyYAML for readable diffs (JSON is used without it)
 extends_documentation_fragment:
   - auditops.deckhouse.attributes
+  - auditops.deckhouse.k8s_connection
 attributes:
   check_mode:
     support: full
     details:
-      - The module only computes; it changes nothing in any mode.
+      - The module only computes (and, with O(read), reads); it changes nothing in any mode.
   diff_mode:
     support: full
     details:
@@ -52,20 +54,31 @@ attributes:
       - The result's C(changed) tells whether applying the returned objects would change the cluster; once they are applied, the
         same input plans no change.
 options:
+  read:
+    description:
+      - Read C(ModuleConfig/control-plane-manager) and C(Secret kube-system/audit-policy) from the cluster, over the
+        connection options (the module is in the C(auditops.deckhouse.k8s) action group), instead of taking
+        O(existing) and O(existing_secret); RV(api_found) tells whether the cluster serves C(ModuleConfig).
+      - Two requests (three when the ModuleConfig does not exist), without the C(kubernetes) client library.
+        Kubeconfig users that authenticate through an C(exec) or C(auth-provider) plugin are refused.
+      - The connection options are used only with O(read=true).
+    type: bool
+    default: false
+    version_added: 0.3.0
   existing:
     description:
       - C(ModuleConfig/control-plane-manager) as M(kubernetes.core.k8s_info) returned it - its C(resources) list, the
-        object itself, or an empty list or mapping when it does not exist.
+        object itself, or an empty list or mapping when it does not exist (an empty list when omitted). Not with
+        O(read=true).
       - C(metadata.managedFields) must be included (k8s_info returns it); field ownership is read from it.
       - A C(spec.version) newer than the O(settings_schema) schema's version is refused (where the audit keys
         belong in it is unknown); O(settings_schema=none) merges the keys without a schema check.
     type: raw
-    default: []
   existing_secret:
     description:
       - C(Secret kube-system/audit-policy) as M(kubernetes.core.k8s_info) returned it, in the same forms as O(existing).
+        An empty list when omitted; not with O(read=true).
     type: raw
-    default: []
   state:
     description:
       - V(present) - set the owned keys and put O(policy_yaml) into the Secret.
@@ -129,6 +142,7 @@ notes:
     no Secret rules it turns auditing off.
 seealso:
   - module: auditops.deckhouse.audit_policy
+  - module: auditops.deckhouse.k8s_objects
   - module: kubernetes.core.k8s
 '''
 
@@ -177,9 +191,29 @@ EXAMPLES = r'''
     server_side_apply:
       field_manager: auditops-deckhouse
   when: plan.module_config.action == 'apply'
+
+- name: Read both objects from the cluster and plan, in one step
+  auditops.deckhouse.cpm_audit_settings:
+    read: true
+    kubeconfig: /etc/kubernetes/admin.conf
+    policy_yaml: "{{ policy.policy_yaml }}"
+  register: plan
+
+- name: Apply the Secret, then the ModuleConfig, each read back
+  auditops.deckhouse.k8s_objects:
+    kubeconfig: /etc/kubernetes/admin.conf
+    definition: >-
+      {{ ([plan.secret.object] if plan.secret.action == 'apply' else [])
+         + ([plan.module_config.object] if plan.module_config.action == 'apply' else []) }}
+  when: plan.changed
 '''
 
 RETURN = r'''
+api_found:
+  description: Whether the cluster serves C(ModuleConfig) (C(deckhouse.io/v1alpha1)); false means it is not Deckhouse.
+  returned: with O(read=true)
+  type: bool
+  version_added: 0.3.0
 module_config:
   description: The plan for C(ModuleConfig/control-plane-manager).
   returned: success
@@ -287,11 +321,22 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.auditops.deckhouse.plugins.module_utils import _k8s_apply as k8s
+from ansible_collections.auditops.deckhouse.plugins.module_utils._apiserver_probe import RequestError
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import Error, fail_json, split
+from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_connection import (
+    client as k8s_client,
+    connection_argument_spec,
+)
 from ansible_collections.auditops.deckhouse.plugins.module_utils._cpm_settings import (
+    API_VERSION,
     FIELD_MANAGER,
+    KIND,
+    MODULE_NAME,
     OUTPUTS,
     PROFILES,
+    SECRET_NAME,
+    SECRET_NAMESPACE,
     STATES,
     SettingsError,
     diff,
@@ -317,11 +362,33 @@ def _check_policy(module, text):
     return result.policy_yaml, findings
 
 
+def _read(module):
+    """``(ModuleConfig or [], Secret or [], api_found)`` as the cluster holds them; fails the module when they cannot
+    be read."""
+    client = k8s_client(module, plugins="fail")
+
+    def api(method, path, query=None, body=None, content_type=None):
+        return client.request(method, path, query=query, body=body, content_type=content_type, timeout=60)
+    try:
+        mc = k8s.read(api, k8s.object_path(API_VERSION, "moduleconfigs", MODULE_NAME), "ModuleConfig " + MODULE_NAME)
+        # A missing ModuleConfig, or a cluster that does not serve the kind: discovery tells them apart.
+        api_found = mc is not None or k8s.Discovery(api).resource(API_VERSION, KIND) is not None
+        secret = k8s.read(api, k8s.object_path("v1", "secrets", SECRET_NAME, SECRET_NAMESPACE),
+                          "Secret %s/%s" % (SECRET_NAMESPACE, SECRET_NAME))
+    except (k8s.ApplyError, RequestError) as exc:
+        fail_json(module, exc, "read: cannot read the objects, nothing changed")
+    finally:
+        client.close()
+    return mc or [], secret or [], api_found
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            existing=dict(type="raw", default=[]),
-            existing_secret=dict(type="raw", default=[], no_log=False),
+            connection_argument_spec(),
+            read=dict(type="bool", default=False),
+            existing=dict(type="raw"),
+            existing_secret=dict(type="raw", no_log=False),
             state=dict(type="str", choices=list(STATES), default="present"),
             enabled=dict(type="bool", default=True),
             basic_policy=dict(type="bool", default=True),
@@ -336,14 +403,23 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    given = [name for name in ("existing", "existing_secret") if params[name] is not None]
+    if params["read"] and given:
+        fail_json(module, "%s: not with read=true (the module reads the objects itself)" % given[0])
+    extra = {}
+    if params["read"]:
+        existing, existing_secret, extra["api_found"] = _read(module)
+    else:
+        existing = [] if params["existing"] is None else params["existing"]
+        existing_secret = [] if params["existing_secret"] is None else params["existing_secret"]
     policy_yaml, findings = None, []
     if params["state"] == "present" and params["policy_yaml"] is not None:
         policy_yaml, findings = _check_policy(module, params["policy_yaml"])
     try:
-        mc_plan = plan_module_config(params["existing"], params["state"], params["enabled"], params["basic_policy"],
+        mc_plan = plan_module_config(existing, params["state"], params["enabled"], params["basic_policy"],
                                      params["log_output"], params["log_path"] or None, params["field_manager"],
                                      params["settings_schema"], params["force_conflicts"])
-        secret_plan = plan_secret(params["existing_secret"], params["state"], policy_yaml, params["field_manager"],
+        secret_plan = plan_secret(existing_secret, params["state"], policy_yaml, params["field_manager"],
                                   params["force_conflicts"])
     except SettingsError as exc:
         fail_json(module, exc, "input refused, nothing changed")
@@ -353,7 +429,7 @@ def main():
     rollback = secret_plan.pop("rollback")
     expected, reason = rollout_expected(mc_plan, secret_plan)
     out = dict(changed=mc_plan["changed"] or secret_plan["changed"], module_config=mc_plan, secret=secret_plan,
-               rollback=rollback, policy_findings=findings, rollout={"expected": expected, "reason": reason})
+               rollback=rollback, policy_findings=findings, rollout={"expected": expected, "reason": reason}, **extra)
     if errors:
         # Nothing is applied after a refusal: changed says so (the plan stays in the result as context).
         out["changed"] = False

@@ -5,6 +5,7 @@
 """cpm_audit_settings in-process: policy check, plan, refusals, diff."""
 
 import base64
+import json
 
 from ansible_collections.auditops.deckhouse.plugins.modules import cpm_audit_settings
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module, run_module_fail
@@ -113,3 +114,63 @@ def test_bad_existing_is_reported_with_its_path():
     failure = run_fail({"existing": {"kind": "ModuleConfig", "metadata": {"name": "user-authn"}}})
     assert failure["msg"] == ("input refused, nothing changed: existing.metadata.name: expected control-plane-manager, "
                               "got 'user-authn'")
+
+
+# --- read: true (the module reads both objects itself) ------------------------------------------------------
+
+MC_PATH = "/apis/deckhouse.io/v1alpha1/moduleconfigs/control-plane-manager"
+SECRET_PATH = "/api/v1/namespaces/kube-system/secrets/audit-policy"
+
+
+def run_reading(fake, args, **kwargs):
+    from unittest import mock
+    from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._fake_apiserver import FakeClient
+
+    client = FakeClient(fake)
+    with mock.patch.object(cpm_audit_settings, "k8s_client", lambda module, plugins: client):
+        result = run(dict({"read": True, "host": "https://127.0.0.1:1"}, **args), **kwargs)
+    assert client.closed
+    return result
+
+
+def test_read_plans_from_the_objects_the_cluster_holds():
+    from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._fake_apiserver import FakeApi
+
+    fake = FakeApi()
+    first, _warnings = run_reading(fake, {"policy_yaml": POLICY_TEXT})
+    assert first["api_found"] and first["changed"]
+    assert first["module_config"]["create"] and not first["secret"]["exists"]
+    # Not there yet: one GET each, and discovery to tell a missing ModuleConfig from an unserved kind.
+    assert [(m, p) for m, p, _q in fake.requests] == [("GET", MC_PATH), ("GET", "/apis/deckhouse.io/v1alpha1"),
+                                                      ("GET", SECRET_PATH)]
+    for path, plan in ((MC_PATH, first["module_config"]), (SECRET_PATH, first["secret"])):
+        fake(("PATCH"), path, [("fieldManager", "auditops-deckhouse")], json.dumps(plan["object"]),
+             "application/apply-patch+yaml")
+    del fake.requests[:]
+    second, _warnings = run_reading(fake, {"policy_yaml": POLICY_TEXT})
+    assert second["api_found"] and not second["changed"]
+    assert second["module_config"]["action"] == "none" and second["secret"]["action"] == "none"
+    assert [(m, p) for m, p, _q in fake.requests] == [("GET", MC_PATH), ("GET", SECRET_PATH)]
+
+
+def test_read_tells_a_cluster_without_module_config():
+    from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._fake_apiserver import CORE, FakeApi
+
+    fake = FakeApi(served={"v1": CORE["v1"]})
+    result, _warnings = run_reading(fake, {})
+    assert result["api_found"] is False
+
+
+def test_read_refuses_existing_and_fails_on_a_refused_read():
+    from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._fake_apiserver import FakeApi, FakeClient
+    from unittest import mock
+
+    failed = run_fail({"read": True, "existing": [], "host": "https://127.0.0.1:1"})
+    assert failed["errors"][0] == {"path": "existing", "message": "not with read=true (the module reads the objects "
+                                                                  "itself)"}
+    fake = FakeApi()
+    fake.answers[SECRET_PATH] = (403, {"kind": "Status", "message": "secrets is forbidden"})
+    with mock.patch.object(cpm_audit_settings, "k8s_client", lambda module, plugins: FakeClient(fake)):
+        failed = run_fail({"read": True, "host": "https://127.0.0.1:1"})
+    assert failed["msg"] == ("read: cannot read the objects, nothing changed: reading Secret kube-system/audit-policy: "
+                             "HTTP 403: secrets is forbidden")

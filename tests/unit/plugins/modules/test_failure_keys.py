@@ -16,8 +16,8 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import (
     apiserver_manifest, apiserver_manifest_info, apiserver_readyz, audit_policy, audit_policy_simulate,
-    cpm_audit_settings, cpm_rollout_wait, detection_rules, k8s_objects_info, kesl_exclusion, kesl_info, kesl_task,
-    kubeadm_audit, kubeadm_config_audit, log_shipper_manifest)
+    cpm_audit_settings, cpm_rollout_wait, detection_rules, k8s_objects, k8s_objects_info, kesl_exclusion, kesl_info,
+    kesl_task, kubeadm_audit, kubeadm_config_audit, log_shipper_manifest)
 from ansible_collections.auditops.deckhouse.tests import _paths
 from ansible_collections.auditops.deckhouse.tests.unit.plugins.modules._module_runner import run_module_fail
 
@@ -37,6 +37,7 @@ CASES = [
     # The connection options go through _k8s_connection.client().
     (cpm_rollout_wait, {"kubeconfig": MISSING}, "kubeconfig", "cannot read " + MISSING),
     (detection_rules, {"detections": ["no-such-detection"]}, "detections[0]", ""),
+    (k8s_objects, {"definition": [{"kind": "Secret", "metadata": {"name": "s"}}]}, "definition[0].apiVersion", "required"),
     (k8s_objects_info, {"queries": [{"kind": "Secret"}, {"api_version": "v1"}]}, "queries[1].kind", "required"),
     (kesl_exclusion, {"executable": MISSING, "exclusions": ["/var/lib/etcd"]}, "", "kesl-control not found"),
     (kesl_info, {"executable": MISSING}, "", "kesl-control not found"),
