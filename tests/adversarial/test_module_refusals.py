@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.auditops.deckhouse.plugins.modules import (
     apiserver_manifest_info, apiserver_readyz, audit_policy, audit_policy_simulate, cpm_audit_settings,
-    cpm_rollout_wait, detection_rules, k8s_objects_info, kesl_exclusion, kesl_info, kesl_task, log_shipper_manifest)
+    cpm_rollout_wait, detection_rules, k8s_objects, k8s_objects_info, kesl_exclusion, kesl_info, kesl_task, log_shipper_manifest)
 from ansible_collections.auditops.deckhouse.tests.adversarial._harness import FIXTURES, ROOT, refuse
 
 KESL_DOUBLE = os.path.join(ROOT, "tests", "doubles", "kesl-control")
@@ -83,6 +83,15 @@ def test_k8s_objects_info_refuses_a_path_or_selector_it_cannot_ask_and_sends_not
     # The refusal comes before the connection: no API server is needed, and the token never shows.
     refuse(k8s_objects_info, {"host": "https://127.0.0.1:1", "api_key": PASSWORD,
                               "queries": [{"kind": "Namespace"}, query]}, field, watched=[str(node)], secrets=[PASSWORD])
+
+
+def test_k8s_objects_refuses_an_object_without_a_name_and_sends_nothing(node):
+    # The refusal comes before the connection (nothing listens on the host): no object of the list is sent,
+    # not even the valid first one, and the token never shows.
+    refuse(k8s_objects, {"host": "https://127.0.0.1:1", "api_key": PASSWORD,
+                         "definition": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok"}},
+                                        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}]},
+           "definition[1].metadata.name", watched=[str(node)], secrets=[PASSWORD])
 
 
 def test_kesl_exclusion_refuses_excluding_the_whole_disk(kesl_node):
