@@ -16,6 +16,7 @@ import json
 from urllib.parse import quote, urlencode
 
 from ansible_collections.auditops.deckhouse.plugins.module_utils._errors import PathError
+from ansible_collections.auditops.deckhouse.plugins.module_utils._k8s_apply import group_version_path
 
 QUERY_KEYS = ("api_version", "kind", "namespace", "name", "label_selectors", "field_selectors")
 
@@ -76,10 +77,6 @@ def parse_queries(queries):
             "field_selectors": _selectors(query, "field_selectors", where),
         })
     return out
-
-
-def group_version_path(api_version):
-    return "/api/" + api_version if "/" not in api_version else "/apis/" + api_version
 
 
 def _status_message(body):
