@@ -97,6 +97,9 @@ notes:
   - Every list in an applied object is taken as atomic by the up-to-date check; for a list the schema declares a map
     or set (C(x-kubernetes-list-type)) the apply is sent, and reported unchanged when the API server keeps the
     C(resourceVersion).
+  - Results and diffs show Secret values as C(********), but O(definition) itself is echoed, as given, in the task's
+    C(invocation) at C(-vvv) (as with M(kubernetes.core.k8s)); set C(no_log) on a task whose objects carry
+    credentials.
 seealso:
   - module: kubernetes.core.k8s
   - module: auditops.deckhouse.cpm_audit_settings
