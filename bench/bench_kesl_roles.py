@@ -105,6 +105,11 @@ def end_state(ini_text):
 
 # --- nodes ---------------------------------------------------------------------------------------------
 
+# The nodes' connection for both contenders: tests/nodes/connection_plugins/podman.py, pipelining on.
+NODE_CONNECTION = {"ANSIBLE_CONNECTION_PLUGINS": os.path.join(ROOT, "tests", "nodes", "connection_plugins"),
+                   "ANSIBLE_PIPELINING": "true"}
+
+
 def podman(*args, **kwargs):
     return subprocess.run(["podman"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, check=kwargs.get("check", True))
@@ -129,7 +134,7 @@ class Nodes(object):
             for label, names in self.names.items():
                 self._write_inventory(self.inventories[label], names)
             self._write_inventory(self.all_inventory, [name for names in self.names.values() for name in names])
-            _seconds, result, proc = run_playbook(["-i", self.all_inventory, PREPARE], ansible_env())
+            _seconds, result, proc = run_playbook(["-i", self.all_inventory, PREPARE], ansible_env(**NODE_CONNECTION))
             if proc.returncode != 0:
                 raise BenchError("preparing the nodes failed: %s\n%s" % (result["failures"], proc.stderr[-2000:]))
         except BaseException:
@@ -149,7 +154,8 @@ class Nodes(object):
             groups.setdefault(self.layout[index % len(self.layout)][1], {"hosts": {}})["hosts"][name] = {}
         inventory = {"all": {
             "vars": {
-                "ansible_connection": "containers.podman.podman",
+                # tests/nodes/connection_plugins/podman.py (ansible_env below): with pipelining, as on real SSH nodes.
+                "ansible_connection": "podman",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 # Root in the container already; the image has no sudo. Same for both contenders.
                 "ansible_become": False,
@@ -178,7 +184,7 @@ def run_contender(nodes, label, playbook, extra_vars):
     seen = dict((short, 0) for short, _group in nodes.layout)
     for run in ("first", "second"):
         seconds, result, proc = run_playbook(["-i", nodes.inventories[label], "-e", json.dumps(extra_vars), playbook],
-                                             ansible_env())
+                                             ansible_env(**NODE_CONNECTION))
         if proc.returncode != 0 or result["failed"]:
             raise BenchError("%s, %s run failed (rc %s): %s\n%s"
                              % (label, run, proc.returncode, result["failures"], proc.stderr[-2000:]))
