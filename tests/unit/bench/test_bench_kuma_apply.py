@@ -187,3 +187,44 @@ def test_without_the_seed_under_ci_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(bench.BenchError, match="CI is set"):
         bench.probe("kubectl-not-called", None, str(tmp_path), bench.load_golden())
+
+
+class _Log(object):
+    """AuditLog stand-in: since_mark returns the next batch of audit lines."""
+
+    def __init__(self, batches):
+        self.batches = list(batches)
+
+    def mark(self):
+        pass
+
+    def since_mark(self):
+        return self.batches.pop(0)
+
+
+class _Contender(object):
+    label = "fake"
+
+    def __init__(self, seconds):
+        self.seconds = list(seconds)
+
+    def run(self, _api):
+        return self.seconds.pop(0), 0
+
+
+def _request(audit_id, verb):
+    return json.dumps({"auditID": audit_id, "verb": verb, "user": {"username": "admin"}, "requestURI": "/api/v1/x"})
+
+
+def test_a_repeated_run_gives_the_median_time_and_the_first_runs_requests():
+    batches = [[_request("a%d" % run, "get"), _request("b%d" % run, "list")] for run in range(5)]
+    seconds, requests, changed = bench.repeated_run(_Contender([0.9, 0.2, 0.4, 0.3, 5.0]), None, _Log(batches), 5)
+    assert seconds == 0.4
+    assert requests["total"] == 2 and requests["by_verb"] == {"get": 1, "list": 1}
+    assert changed == 0
+
+
+def test_repeated_runs_that_send_different_requests_stop_the_benchmark():
+    batches = [[_request("a", "get")], [_request("b", "get"), _request("c", "patch")]]
+    with pytest.raises(bench.BenchError, match="repeated runs sent different requests"):
+        bench.repeated_run(_Contender([0.2, 0.3]), None, _Log(batches), 2)
