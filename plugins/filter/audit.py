@@ -11,14 +11,9 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import format_tables, summary_line
-from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
-    DEFAULT_KUBERNETES_VERSION,
-    PolicyError,
-    check,
-    evaluate,
-    load_policy,
-)
+# The engines are imported where a filter runs, not here: to find any one filter of this collection (role_input in
+# most roles' first task), ansible-core imports every file in plugins/filter (Jinja2Loader.get_with_context walks
+# the package), in each task's worker process. The policy engine's imports cost that task ~0.13 s.
 
 
 def _plain(value):
@@ -32,8 +27,11 @@ def _plain(value):
     return value
 
 
-def audit_level(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
+def audit_level(policy, request, kubernetes_version=None):
     """Level and omitted stages kube-apiserver applies to ``request`` under ``policy`` (as given, no target)."""
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
+        DEFAULT_KUBERNETES_VERSION, PolicyError, evaluate, load_policy)
+    kubernetes_version = DEFAULT_KUBERNETES_VERSION if kubernetes_version is None else kubernetes_version
     try:
         loaded = load_policy(_plain(policy), kubernetes_version)
         if not loaded.accepted:
@@ -45,8 +43,11 @@ def audit_level(policy, request, kubernetes_version=DEFAULT_KUBERNETES_VERSION):
     return {"level": decision.level, "omit_stages": list(decision.omit_stages)}
 
 
-def audit_policy_validate(policy, kubernetes_version=DEFAULT_KUBERNETES_VERSION, target=None, basic_policy=True):
+def audit_policy_validate(policy, kubernetes_version=None, target=None, basic_policy=True):
     """Verdict and findings for ``policy``, as the audit_policy module computes them."""
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_policy import (
+        DEFAULT_KUBERNETES_VERSION, PolicyError, check)
+    kubernetes_version = DEFAULT_KUBERNETES_VERSION if kubernetes_version is None else kubernetes_version
     try:
         result = check(_plain(policy), kubernetes_version, target, basic_policy)
     except PolicyError as exc:
@@ -78,6 +79,7 @@ def simulation_summary(result):
     missing = sorted(set(("name", "events", "bytes", "estimated_body_bytes", "mb_per_day", "security")) - set(result))
     if missing:
         raise AnsibleFilterError("simulation_summary: not an audit_policy_simulate result (no %s)" % ", ".join(missing))
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import summary_line
     return summary_line(_plain(result))
 
 
@@ -87,6 +89,7 @@ def simulation_table(report):
             not isinstance(report.get("results"), list):
         raise AnsibleFilterError("simulation_table: expects the registered result of audit_policy_simulate "
                                  "(with input and results)")
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._audit_simulate import format_tables
     data = _plain(report)
     for result in data["results"]:
         simulation_summary(result)  # the same check of each item

@@ -10,13 +10,14 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.auditops.deckhouse.plugins.filter.audit import _plain
-from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper import endpoints
 
 
 def log_shipper_endpoints(destinations):
     """The network endpoints of KUMA destinations as the kuma_log_shipper role takes them."""
     if not isinstance(destinations, (list, tuple)):
         raise AnsibleFilterError("log_shipper_endpoints: expected a list of destinations")
+    # Imported here, not at the top: ansible-core imports every filter file to find any one (see audit.py).
+    from ansible_collections.auditops.deckhouse.plugins.module_utils._log_shipper import endpoints
     return endpoints(_plain(destinations))
 
 
