@@ -72,9 +72,10 @@ integration: prepare
 # process has its own session cluster). PYTEST_WORKERS=0 runs everything in this process.
 # --no-loadscope-reorder: files are handed out in collection order, which tests/conftest.py starts with the
 # slowest files (xdist's default, most tests first, left the few long integration files for the end).
+# --durations=30: the CI log lists the 30 slowest setups, calls and teardowns, so it shows where the time went.
 PYTEST_WORKERS ?= 2
 pytest: prepare
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/unit tests/adversarial tests/integration
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 tests/unit tests/adversarial tests/integration
 
 lint: venv link
 	$(BIN)/ansible-lint --profile production
