@@ -384,10 +384,10 @@ def warm_up(api, objects):
 
 
 def repeated_run(contender, api, log, repeats):
-    """Run ``contender`` ``repeats`` times: (median wall seconds, the first run's requests with "repeat_reads", the
-    reads of every run, added, most changed of any run). Runs that write differently are an error: then a median
-    time would mix different work. Reads may differ: kubectl keeps discovery and OpenAPI documents in its
-    --cache-dir and read 13 times on its first warm run, then 12 (make bench, 2026-12-04)."""
+    """Run ``contender`` ``repeats`` times. Returns (median wall seconds, the first run's requests, most changed
+    of any run); the requests carry "repeat_reads", the reads of each run. Runs that write differently are an
+    error: then a median time would mix different work. Reads may differ: kubectl keeps discovery and OpenAPI
+    documents in its --cache-dir and read 13 times on its first warm run, then 12 (make bench, 2026-12-04)."""
     times, runs = [], []
     for _repeat in range(repeats):
         log.mark()
