@@ -12,14 +12,18 @@ Contenders:
   Each document is first offered to the server (`--dry-run=server`); an example with a rejected document is
   applied in its corrected form, the golden file (tests/fixtures/log_shipper/golden, docs/kuma.md), and the
   notes under the table say which and why.
+- kubernetes.core.k8s: bench/playbooks/k8s_apply.yml, one task applying the files kubectl applies (in one
+  multi-document file, apply: true): what an Ansible user writes without this collection.
 - role: playbooks/kuma.yml (role auditops.deckhouse.kuma_log_shipper) with bench/vars/kuma_examples.yml,
   the same examples as role input; the objects it leaves must be the golden ones.
+- one module task and empty play, the floors of the role: ansible-playbook with the same inventory and variables
+  running one ansible.builtin.ping task (bench/playbooks/one_module_task.yml), and running no task at all.
 
 Each contender gets its own kube-apiserver (ApiServerRunner.serve, a fresh etcd prefix, the CRDs loaded)
 with a catch-all Metadata audit policy, and runs twice (at full size the second run five times: the table gives
 its median wall time). Per run: wall time, API requests (audit events
 after the run started, one per audit ID, without the server's own loopback user system:apiserver), split
-into reads and writes, and what the contender reported changed (role: tasks, kubectl: objects "created"
+into reads and writes, and what the contender reported changed (plays: tasks, kubectl: objects "created"
 or "configured"). The benchmark fails (exit 1) when a run fails, the role changes anything on its second
 run, or the role's objects differ from the golden files.
 
@@ -52,6 +56,8 @@ SEED = os.path.join(SHARED, "seeds", "001_289d90cff70fa122.txt")
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "log_shipper", "golden")
 ROLE_PLAYBOOK = os.path.join(ROOT, "playbooks", "kuma.yml")
 EMPTY_PLAYBOOK = os.path.join(ROOT, "bench", "playbooks", "empty.yml")
+ONE_MODULE_PLAYBOOK = os.path.join(ROOT, "bench", "playbooks", "one_module_task.yml")
+K8S_PLAYBOOK = os.path.join(ROOT, "bench", "playbooks", "k8s_apply.yml")
 ROLE_VARS = os.path.join(ROOT, "bench", "vars", "kuma_examples.yml")
 KUBECTL_WRAPPER = os.path.join(ROOT, "bench", "go", "kubectl")
 PLURALS = {"ClusterLogDestination": "clusterlogdestinations", "ClusterLoggingConfig": "clusterloggingconfigs"}
@@ -207,22 +213,57 @@ class Role(object):
         self.vars_file = os.path.join(workdir, "kuma-vars.json")
         with open(self.vars_file, "w") as handle:
             json.dump(variables, handle)
-        self.inventory = os.path.join(workdir, "localhost.ini")
-        with open(self.inventory, "w") as handle:
-            handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+        self.inventory = local_inventory(workdir)
 
     def run(self, api):
-        seconds, result, proc = run_playbook(["-i", self.inventory, "-e", "@" + self.vars_file, self.playbook],
-                                             ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
-        if proc.returncode != 0 or result["failed"]:
-            raise BenchError("the role failed (rc %s): %s\n%s" % (proc.returncode, result["failures"], proc.stderr[-2000:]))
-        return seconds, result["changed"]
+        return play(self.label, ["-i", self.inventory, "-e", "@" + self.vars_file, self.playbook], api)
+
+
+class OneModuleTask(Role):
+    """The floor of a role that runs a module: the same inventory and variables, one ansible.builtin.ping task."""
+    label = "one module task"
+    playbook = ONE_MODULE_PLAYBOOK
 
 
 class EmptyPlay(Role):
-    """The floor: ansible-playbook with the same inventory and variables and a play with no task."""
+    """The floor of ansible-playbook: the same inventory and variables and a play with no task."""
     label = "empty play"
     playbook = EMPTY_PLAYBOOK
+
+
+class KubernetesCoreK8s(object):
+    """One kubernetes.core.k8s task applying kubectl's files, merged into one multi-document file (one module
+    run for all objects, the quickest way to write it)."""
+    label = "kubernetes.core.k8s"
+
+    def __init__(self, files, workdir):
+        documents = []
+        for path in files:
+            with open(path) as handle:
+                documents.extend(doc for doc in yaml.safe_load_all(handle) if doc)
+        self.src = os.path.join(workdir, "k8s-apply.yml")
+        with open(self.src, "w") as handle:
+            yaml.safe_dump_all(documents, handle, sort_keys=False)
+        self.inventory = local_inventory(workdir)
+
+    def run(self, api):
+        return play(self.label, ["-i", self.inventory, "-e", "bench_k8s_src=" + self.src, K8S_PLAYBOOK], api)
+
+
+def local_inventory(workdir):
+    """An inventory of localhost on the local connection with this Python (kubernetes.core needs its libraries)."""
+    path = os.path.join(workdir, "localhost.ini")
+    with open(path, "w") as handle:
+        handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    return path
+
+
+def play(label, args, api):
+    """Run ansible-playbook ARGS against ``api``; (wall seconds, tasks changed). A failed run stops the benchmark."""
+    seconds, result, proc = run_playbook(args, ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
+    if proc.returncode != 0 or result["failed"]:
+        raise BenchError("%s failed (rc %s): %s\n%s" % (label, proc.returncode, result["failures"], proc.stderr[-2000:]))
+    return seconds, result["changed"]
 
 
 def server_objects(api, golden_objects):
@@ -300,9 +341,10 @@ def rejection_reason(stderr):
 
 
 def table(rows, count):
-    title = ("KUMA: kuma_log_shipper role (playbooks/kuma.yml) vs kubectl apply -f of the page's examples, %d example(s), "
+    title = ("KUMA: kuma_log_shipper role (playbooks/kuma.yml) vs kubectl apply -f and kubernetes.core.k8s of the page's "
+             "examples, %d example(s), "
              "local kube-apiserver v1.33 with the Deckhouse CRDs.\nAPI requests counted in the server's audit log "
-             "(one per audit ID, the server's own loopback requests left out); changed = tasks (role) or objects "
+             "(one per audit ID, the server's own loopback requests left out); changed = tasks (plays) or objects "
              "created/configured (kubectl)." % count)
     headers = ["contender", "run", "wall s", "API requests", "read", "write", "changed"]
     body = [[row["contender"], row["run"], "%.1f" % row["seconds"], row["requests"]["total"], row["requests"]["read"],
@@ -326,7 +368,9 @@ def main(argv=None):
         destinations = [obj["metadata"]["name"] for obj in golden_objects if obj["kind"] == "ClusterLogDestination"]
         # One runner: each server it starts gets an etcd prefix of its own, so each contender starts empty.
         runner = harness.ApiServerRunner(cluster)
-        for contender in (Kubectl(kubectl, files, workdir), Role(destinations, workdir), EmptyPlay(destinations, workdir)):
+        contenders = (Kubectl(kubectl, files, workdir), KubernetesCoreK8s(files, workdir), Role(destinations, workdir),
+                      OneModuleTask(destinations, workdir), EmptyPlay(destinations, workdir))
+        for contender in contenders:
             contender_rows, live = measure_contender(contender, runner, workdir, golden_objects,
                                                      1 if args.smoke else SECOND_RUNS)
             rows.extend(contender_rows)
@@ -348,7 +392,8 @@ def main(argv=None):
         repeats = "" if len(reads) == 1 else " (median wall time of %d runs; reads of each: %s)" % (
             len(reads), ", ".join(str(n) for n in reads))
         print("- %s, %s run: %s%s" % (row["contender"], row["run"], _counts(row["requests"]["by_kind"]), repeats))
-    print("- " + ratios(rows))
+    for line in ratios(rows):
+        print("- " + line)
     second = [row for row in rows if row["contender"] == "role" and row["run"] == "second"][0]
     if second["changed"]:
         problems.append("the role is not idempotent: its second run reported %d changed tasks" % second["changed"])
@@ -358,11 +403,19 @@ def main(argv=None):
 
 
 def ratios(rows):
-    """The role's wall time against kubectl's, and against the floor (an empty play) on each run."""
+    """One line per run: each contender's wall time as a multiple of kubectl's, kubernetes.core.k8s's as a multiple
+    of the role's, and what the role takes beyond its floors (the one-module-task play and the empty play)."""
     seconds = dict(((row["contender"], row["run"]), row["seconds"]) for row in rows)
-    return "; ".join("%s run: role %.1fx kubectl's wall time, empty play %.1fx, role minus empty play %.1f s" % (
-        run, seconds["role", run] / seconds["kubectl apply", run], seconds["empty play", run] / seconds["kubectl apply", run],
-        seconds["role", run] - seconds["empty play", run]) for run in ("first", "second"))
+    lines = []
+    for run in ("first", "second"):
+        kubectl = seconds["kubectl apply", run]
+        multiples = ", ".join("%s %.1fx" % (label, seconds[label, run] / kubectl)
+                              for label in ("role", "kubernetes.core.k8s", "one module task", "empty play"))
+        lines.append("%s run, wall time as a multiple of kubectl's: %s; kubernetes.core.k8s %.1fx the role's; role minus "
+                     "one module task %.1f s, minus empty play %.1f s" % (
+                         run, multiples, seconds["kubernetes.core.k8s", run] / seconds["role", run],
+                         seconds["role", run] - seconds["one module task", run], seconds["role", run] - seconds["empty play", run]))
+    return lines
 
 
 def _counts(counter):

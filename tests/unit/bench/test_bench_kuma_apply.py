@@ -237,3 +237,34 @@ def test_repeated_runs_that_write_differently_stop_the_benchmark():
     batches = [[_request("a", "get")], [_request("b", "get"), _request("c", "patch")]]
     with pytest.raises(bench.BenchError, match="repeated runs wrote differently"):
         bench.repeated_run(_Contender([0.2, 0.3]), None, _Log(batches), 2)
+
+
+def test_kubernetes_core_applies_every_document_of_kubectls_files_in_one_file(tmp_path):
+    examples = bench.load_golden()
+    files = [path for path, _objects in examples.values()]
+    contender = bench.KubernetesCoreK8s(files, str(tmp_path))
+    with open(contender.src) as handle:
+        documents = list(yaml.safe_load_all(handle))
+    # The golden files hold one v1 List each; kubectl and kubernetes.core.k8s both apply a List's items.
+    assert [doc["kind"] for doc in documents] == ["List"] * 5
+    assert [item for doc in documents for item in doc["items"]] == [obj for _path, objects in examples.values() for obj in objects]
+    with open(contender.inventory) as handle:
+        assert handle.read().startswith("localhost ansible_connection=local ")
+
+
+def _rows(times):
+    return [{"contender": label, "run": run, "seconds": seconds} for (label, run), seconds in times.items()]
+
+
+def test_ratios_compare_every_contender_with_kubectl_and_the_role_with_its_floors():
+    times = {}
+    for run, scale in (("first", 2.0), ("second", 1.0)):
+        times.update({("kubectl apply", run): 0.2 * scale, ("role", run): 1.2 * scale,
+                      ("kubernetes.core.k8s", run): 1.8 * scale, ("one module task", run): 0.8 * scale,
+                      ("empty play", run): 0.4 * scale})
+    first, second = bench.ratios(_rows(times))
+    assert second == ("second run, wall time as a multiple of kubectl's: role 6.0x, kubernetes.core.k8s 9.0x, "
+                      "one module task 4.0x, empty play 2.0x; kubernetes.core.k8s 1.5x the role's; role minus one module "
+                      "task 0.4 s, minus empty play 0.8 s")
+    assert first.startswith("first run, wall time as a multiple of kubectl's: role 6.0x,") and first.endswith(
+        "role minus one module task 0.8 s, minus empty play 1.6 s")
