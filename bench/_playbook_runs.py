@@ -2,9 +2,10 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared by the benchmarks that run playbooks (bench_kesl_roles.py, bench_kuma_apply.py): run one
-ansible-playbook with the JSON callback and time it, read what it reports, print a comparison table,
-and stop the benchmark cleanly (cleanup included) on SIGTERM."""
+"""Shared by the benchmarks that run playbooks (bench_cpm_apply.py, bench_kesl_hosts.py, bench_kesl_roles.py,
+bench_kuma_apply.py): run one ansible-playbook with the JSON callback and time it (stopping the benchmark when
+the run fails), read what it reports, write a localhost inventory, and stop the benchmark cleanly
+(cleanup included) on SIGTERM (the comparison table is _table.py's)."""
 
 import argparse
 import json
@@ -86,6 +87,25 @@ def ansible_env(**extra):
     })
     env.update(extra)
     return env
+
+
+def local_inventory(workdir):
+    """``workdir``/localhost.ini: localhost on the local connection with this Python (the venv that has the
+    kubernetes libraries kubernetes.core needs). Returns its path."""
+    path = os.path.join(workdir, "localhost.ini")
+    with open(path, "w") as handle:
+        handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    return path
+
+
+def run_playbook_or_stop(what, args, env):
+    """run_playbook, stopping the benchmark (BenchError naming ``what``, the failed tasks and the end of stderr)
+    when ansible-playbook exits non-zero or a task failed: a failed run's time means nothing. Returns (wall
+    seconds, parse_play_json result)."""
+    seconds, result, proc = run_playbook(args, env)
+    if proc.returncode != 0 or result["failed"]:
+        raise BenchError("%s failed (rc %s): %s\n%s" % (what, proc.returncode, result["failures"], proc.stderr[-2000:]))
+    return seconds, result
 
 
 def run_playbook(args, env, cwd=ROOT):

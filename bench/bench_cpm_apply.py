@@ -31,7 +31,7 @@ import tempfile
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, local_inventory, run_playbook_or_stop
 from _table import format_table
 from bench_kuma_apply import AUDIT_POLICY, KUBECTL_WRAPPER, AuditLog, Kubectl, count_requests
 
@@ -67,15 +67,11 @@ class Role(object):
         with open(self.vars_file, "w") as handle:
             json.dump({"control_plane_audit_preset": "security", "control_plane_audit_rollout_delay": 0,
                        "control_plane_audit_rollout_timeout": 60}, handle)
-        self.inventory = os.path.join(workdir, "localhost.ini")
-        with open(self.inventory, "w") as handle:
-            handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+        self.inventory = local_inventory(workdir)
 
     def run(self, api):
-        seconds, result, proc = run_playbook(["-i", self.inventory, "-e", "@" + self.vars_file, ROLE_PLAYBOOK],
-                                             ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
-        if proc.returncode != 0 or result["failed"]:
-            raise BenchError("the role failed (rc %s): %s\n%s" % (proc.returncode, result["failures"], proc.stderr[-2000:]))
+        seconds, result = run_playbook_or_stop("the role", ["-i", self.inventory, "-e", "@" + self.vars_file, ROLE_PLAYBOOK],
+                                               ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
         return seconds, result["changed"]
 
 

@@ -33,7 +33,7 @@ import tempfile
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook, run_playbook_or_stop
 from _table import format_table
 
 IMAGE = "localhost/auditops-node:latest"
@@ -183,11 +183,9 @@ def run_contender(nodes, label, playbook, extra_vars):
     rows = []
     seen = dict((short, 0) for short, _group in nodes.layout)
     for run in ("first", "second"):
-        seconds, result, proc = run_playbook(["-i", nodes.inventories[label], "-e", json.dumps(extra_vars), playbook],
-                                             ansible_env(**NODE_CONNECTION))
-        if proc.returncode != 0 or result["failed"]:
-            raise BenchError("%s, %s run failed (rc %s): %s\n%s"
-                             % (label, run, proc.returncode, result["failures"], proc.stderr[-2000:]))
+        seconds, result = run_playbook_or_stop("%s, %s run" % (label, run),
+                                               ["-i", nodes.inventories[label], "-e", json.dumps(extra_vars), playbook],
+                                               ansible_env(**NODE_CONNECTION))
         logs = dict((short, parse_call_log(text)) for short, text in nodes.read(label, CALL_LOG).items())
         calls = [row for short in sorted(logs) for row in logs[short][seen[short]:]]
         seen = dict((short, len(rows_of_node)) for short, rows_of_node in logs.items())

@@ -44,7 +44,7 @@ import time
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, local_inventory, run_playbook_or_stop
 from _table import format_table
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
@@ -250,19 +250,9 @@ class KubernetesCoreK8s(object):
         return play(self.label, ["-i", self.inventory, "-e", "bench_k8s_src=" + self.src, K8S_PLAYBOOK], api)
 
 
-def local_inventory(workdir):
-    """An inventory of localhost on the local connection with this Python (kubernetes.core needs its libraries)."""
-    path = os.path.join(workdir, "localhost.ini")
-    with open(path, "w") as handle:
-        handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    return path
-
-
 def play(label, args, api):
     """Run ansible-playbook ARGS against ``api``; (wall seconds, tasks changed). A failed run stops the benchmark."""
-    seconds, result, proc = run_playbook(args, ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
-    if proc.returncode != 0 or result["failed"]:
-        raise BenchError("%s failed (rc %s): %s\n%s" % (label, proc.returncode, result["failures"], proc.stderr[-2000:]))
+    seconds, result = run_playbook_or_stop(label, args, ansible_env(K8S_AUTH_KUBECONFIG=api.kubeconfig))
     return seconds, result["changed"]
 
 

@@ -2,9 +2,11 @@
 # Copyright (c) auditops.deckhouse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""bench/_playbook_runs.py: reading the JSON callback and printing the comparison table."""
+"""bench/_playbook_runs.py: reading the JSON callback, stopping on a failed run, the localhost inventory and
+printing the comparison table."""
 
 import json
+import sys
 
 import pytest
 
@@ -36,6 +38,32 @@ def test_changed_and_failed_are_summed_over_hosts():
 def test_output_without_json_is_an_error():
     with pytest.raises(runs.BenchError):
         runs.parse_play_json("ERROR! the playbook could not be found")
+
+
+class _Proc(object):
+    def __init__(self, returncode, stderr=""):
+        self.returncode, self.stderr = returncode, stderr
+
+
+@pytest.mark.parametrize("returncode,failed", [(2, 0), (0, 1)])
+def test_a_failed_playbook_run_stops_the_benchmark_naming_what_ran(monkeypatch, returncode, failed):
+    result = {"changed": 0, "failed": failed, "failures": ["localhost: Apply: boom"]}
+    monkeypatch.setattr(runs, "run_playbook", lambda args, env: (1.5, result, _Proc(returncode, "the stderr")))
+    with pytest.raises(runs.BenchError) as error:
+        runs.run_playbook_or_stop("the role", ["site.yml"], {})
+    assert str(error.value) == "the role failed (rc %d): ['localhost: Apply: boom']\nthe stderr" % returncode
+
+
+def test_a_run_that_passes_gives_its_time_and_result(monkeypatch):
+    result = {"changed": 1, "failed": 0, "failures": []}
+    monkeypatch.setattr(runs, "run_playbook", lambda args, env: (1.5, result, _Proc(0)))
+    assert runs.run_playbook_or_stop("the role", ["site.yml"], {}) == (1.5, result)
+
+
+def test_the_local_inventory_runs_localhost_with_this_python(tmp_path):
+    path = runs.local_inventory(str(tmp_path))
+    with open(path) as handle:
+        assert handle.read() == "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable
 
 
 def test_table_aligns_columns_and_right_aligns_numbers():
