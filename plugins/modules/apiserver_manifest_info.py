@@ -102,7 +102,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "strip[0]", "message": "only --audit-* flag patterns are taken"}]
+  sample: [{"path": "strip[0]", "message": "pattern '--foo' is not limited to --audit-* flags (such as --audit-log-*); only those can be stripped"}]
 '''
 
 import os

@@ -146,7 +146,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "timeout", "message": "must be 0 or more, got -1"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -291,7 +291,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "policies[0].rules[1].level", "message": "kube-apiserver 1.33 would refuse this policy: rules[1].level: Required value"}]
 '''
 
 import os

@@ -143,7 +143,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "timeout", "message": "must be 1 or more, got 0"}]
 '''
 
 import json

@@ -160,7 +160,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "name", "message": "must be a lowercase RFC 1123 label, got 'Bad_Name'"}]
 '''
 
 import os

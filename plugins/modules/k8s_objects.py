@@ -185,7 +185,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "definition[1].metadata.namespace", "message": "Secret is namespaced; give its namespace"}]
+  sample: [{"path": "definition[1].apiVersion", "message": "required (a non-empty string)"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

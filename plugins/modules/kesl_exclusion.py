@@ -252,7 +252,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "exclusions[0].path", "message": "must be an absolute path, got 'var/lib/containerd'"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

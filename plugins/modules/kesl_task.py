@@ -199,7 +199,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "", "message": "kesl-control not found at /opt/kaspersky/kesl/bin/kesl-control: KESL is not installed on this node, or set executable"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

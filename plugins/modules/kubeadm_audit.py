@@ -264,7 +264,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "path", "message": "/etc/kubernetes/manifests/kube-apiserver.yaml does not exist or is not a file"}]
 '''
 
 import fnmatch

@@ -121,7 +121,7 @@ errors:
   returned: failure
   type: list
   elements: dict
-  sample: [{"path": "rules[1].level", "message": "Required value"}]
+  sample: [{"path": "existing.data.ClusterConfiguration", "message": "missing; the ConfigMap holds no ClusterConfiguration"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

@@ -13,6 +13,7 @@ import glob
 import os
 
 import pytest
+import yaml
 
 from ansible_collections.auditops.deckhouse.plugins.modules import (
     apiserver_manifest, apiserver_manifest_info, apiserver_readyz, audit_policy, audit_policy_simulate,
@@ -82,3 +83,48 @@ def test_failure_keys(module, args, path, message, tmp_path):
         assert shown in failed["msg"]
     else:
         assert failed["msg"].endswith(shown) and "see errors" not in failed["msg"]
+
+
+# The input that makes each module return the ``errors`` sample its RETURN documents: a sample is what the module
+# says, not a copy of another module's (ten of them once showed the audit policy's "rules[1].level").
+# ``DEFAULT_*`` are the paths the modules read when none is given; the case is skipped on a machine that has them.
+DEFAULT_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+DEFAULT_KESL = "/opt/kaspersky/kesl/bin/kesl-control"
+BAD_RULES = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}, {"users": ["a"]}]}
+SAMPLE_CASES = [
+    (apiserver_manifest, {"path": DEFAULT_MANIFEST}),
+    (apiserver_manifest_info, {"path": os.path.join(_paths.ROOT, "tests", "fixtures", "manifests", "kubeadm-audit.json"),
+                               "strip": ["--foo"]}),
+    (apiserver_readyz, {"timeout": -1}),
+    (audit_policy, {"policy": BAD_RULES, "dest": "{tmp}/policy.yaml"}),
+    (audit_policy_simulate, {"log": MISSING, "policies": [{"name": "x", "policy": BAD_RULES}]}),
+    (cpm_audit_settings, {"log_output": "File", "log_path": "/var/log/"}),
+    (cpm_rollout_wait, {"before": {}, "timeout": 0}),
+    (detection_rules, {"target": "kubeadm", "name": "Bad_Name", "dest_dir": "{tmp}/rules"}),
+    (k8s_objects, {"definition": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}},
+                                  {"kind": "Secret", "metadata": {"name": "s"}}]}),
+    (k8s_objects_info, {"queries": [{"kind": "Secret"}, {"api_version": "v1"}]}),
+    (kesl_exclusion, {"exclusions": ["var/lib/containerd"]}),
+    (kesl_info, {}),
+    (kesl_task, {"tasks": ["Web_Control"]}),
+    (kubeadm_audit, {"path": DEFAULT_MANIFEST}),
+    (kubeadm_config_audit, {"existing": {"data": {}}}),
+    (log_shipper_manifest, {"destinations": [{"address": "10.0.0.1:514"}, {"address": "10.0.0.2:514", "name": "b"},
+                                             {"address": "kuma", "name": "c"}],
+                            "error_path_prefix": "kuma_log_shipper_", "dest_dir": "{tmp}/manifests"}),
+]
+
+
+def test_every_module_has_a_sample_case():
+    assert sorted(_name(case[0]) for case in SAMPLE_CASES) == sorted(_name(case[0]) for case in CASES)
+
+
+@pytest.mark.parametrize("module, args", SAMPLE_CASES, ids=[_name(case[0]) for case in SAMPLE_CASES])
+def test_the_documented_errors_sample_is_what_the_module_returns(module, args, tmp_path):
+    for default in (DEFAULT_MANIFEST, DEFAULT_KESL):
+        if os.path.exists(default) and default in str(yaml.safe_load(module.RETURN)["errors"]["sample"]):
+            pytest.skip("%s exists on this machine" % default)
+    args = dict((key, value.replace("{tmp}", str(tmp_path)) if isinstance(value, str) else value)
+                for key, value in args.items())
+    failed = run_module_fail(module, args)
+    assert failed["errors"] == yaml.safe_load(module.RETURN)["errors"]["sample"]
