@@ -33,7 +33,7 @@ import tempfile
 
 import yaml
 
-from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook, run_playbook_or_stop
+from _playbook_runs import ROOT, BenchError, ansible_env, bench_arguments, build_output, run_playbook_or_stop
 from _table import format_table
 
 IMAGE = "localhost/auditops-node:latest"
@@ -134,9 +134,7 @@ class Nodes(object):
             for label, names in self.names.items():
                 self._write_inventory(self.inventories[label], names)
             self._write_inventory(self.all_inventory, [name for names in self.names.values() for name in names])
-            _seconds, result, proc = run_playbook(["-i", self.all_inventory, PREPARE], ansible_env(**NODE_CONNECTION))
-            if proc.returncode != 0:
-                raise BenchError("preparing the nodes failed: %s\n%s" % (result["failures"], proc.stderr[-2000:]))
+            run_playbook_or_stop("preparing the nodes", ["-i", self.all_inventory, PREPARE], ansible_env(**NODE_CONNECTION))
         except BaseException:
             self.remove()
             raise
