@@ -53,6 +53,12 @@ def _name(module):
     return module.__name__.rsplit(".", 1)[-1]
 
 
+def _in(tmp_path, args):
+    """``args`` with ``{tmp}`` in its string values replaced by ``tmp_path``."""
+    return dict((key, value.replace("{tmp}", str(tmp_path)) if isinstance(value, str) else value)
+                for key, value in args.items())
+
+
 def test_every_module_has_a_case():
     modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(_paths.ROOT, "plugins", "modules", "*.py"))
                      if not os.path.basename(p).startswith("_"))
@@ -61,10 +67,8 @@ def test_every_module_has_a_case():
 
 @pytest.mark.parametrize("module, args, path, message", CASES, ids=[_name(case[0]) for case in CASES])
 def test_failure_keys(module, args, path, message, tmp_path):
-    args = dict((key, value.replace("{tmp}", str(tmp_path)) if isinstance(value, str) else value)
-                for key, value in args.items())
     message = message.replace("{tmp}", str(tmp_path))
-    failed = run_module_fail(module, args)
+    failed = run_module_fail(module, _in(tmp_path, args))
     assert {"msg", "errors"} <= set(failed)
     errors = failed["errors"]
     assert isinstance(errors, list) and errors
@@ -121,10 +125,8 @@ def test_every_module_has_a_sample_case():
 
 @pytest.mark.parametrize("module, args", SAMPLE_CASES, ids=[_name(case[0]) for case in SAMPLE_CASES])
 def test_the_documented_errors_sample_is_what_the_module_returns(module, args, tmp_path):
+    sample = yaml.safe_load(module.RETURN)["errors"]["sample"]
     for default in (DEFAULT_MANIFEST, DEFAULT_KESL):
-        if os.path.exists(default) and default in str(yaml.safe_load(module.RETURN)["errors"]["sample"]):
+        if os.path.exists(default) and default in str(sample):
             pytest.skip("%s exists on this machine" % default)
-    args = dict((key, value.replace("{tmp}", str(tmp_path)) if isinstance(value, str) else value)
-                for key, value in args.items())
-    failed = run_module_fail(module, args)
-    assert failed["errors"] == yaml.safe_load(module.RETURN)["errors"]["sample"]
+    assert run_module_fail(module, _in(tmp_path, args))["errors"] == sample
